@@ -1,0 +1,600 @@
+"""Shared-memory ring buffer of NumPy structured arrays, with writer / reader / observer handles.
+
+One shared-memory block per buffer holds a header of int64 counters, two index FIFOs (free and
+filled slot numbers), a sequence number per slot and the slots themselves (metadata record +
+``data_length`` elements of ``data_dtype``). Slot numbers are handed between processes through
+those FIFOs, guarded by two locks and two counting semaphores: nothing is pickled per event.
+
+- Writers block while no slot is free (back-pressure); the time blocked is dead time.
+- Each event is read by exactly one reader; readers see events in commit order.
+- End of stream is counted: the buffer knows its writer processes and closes when the last of
+  them has closed; a reader gets ``(None, None)`` only when the buffer is closed *and* empty.
+- Observers copy the newest committed event under a seqlock (a slot's sequence number is odd
+  while a writer holds it) and never take a slot, block anybody, or reorder events.
+- While paused, writes go to a private scratch slot and are counted as dropped.
+
+The buffer object is picklable (pass it to ``multiprocessing.Process``); a child re-attaches by
+name, under ``fork`` and ``spawn`` alike. Only the creating process unlinks the memory.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from multiprocessing import resource_tracker, shared_memory
+from multiprocessing.context import BaseContext
+
+import numpy as np
+
+__all__ = [
+    "METADATA_DTYPE",
+    "BufferStats",
+    "Observer",
+    "Reader",
+    "RingBuffer",
+    "Writer",
+    "make_dtype",
+]
+
+METADATA_DTYPE = np.dtype([("counter", "<i8"), ("timestamp", "<f8"), ("deadtime", "<f8")])
+
+_POLL = 0.05  # seconds; every blocking wait wakes this often to look at stop/close flags
+
+# header layout (int64 words)
+_MAGIC, _SLOTS, _FREE_HEAD, _FREE_TAIL, _FILL_HEAD, _FILL_TAIL = 0, 1, 2, 3, 4, 5
+_WRITTEN, _READ, _DROPPED, _DEADTIME_NS, _WRITERS_OPEN, _PAUSED = 6, 7, 8, 9, 10, 11
+_CLOSED, _ABORTED, _LAST_SLOT, _N_WRITERS, _DROPPED_ABORT, _LAST_COUNTER = 12, 13, 14, 15, 16, 17
+_WRITER_FLAGS = 32  # one word per writer id: 1 while open
+_MAGIC_VALUE = 0x4D494D4F52420001  # "MIMORB" + layout version 1
+
+
+def _align(n: int, to: int = 64) -> int:
+    return (n + to - 1) // to * to
+
+
+def make_dtype(spec) -> np.dtype:
+    """A structured dtype from a ``{field: dtype}`` mapping, a list of pairs or a dtype."""
+    if isinstance(spec, np.dtype):
+        dtype = spec
+    elif isinstance(spec, dict):
+        dtype = np.dtype([(str(k), np.dtype(v)) for k, v in spec.items()])
+    else:
+        dtype = np.dtype(spec)
+    if dtype.names is None:
+        dtype = np.dtype([("value", dtype)])
+    return dtype
+
+
+@dataclass(frozen=True)
+class BufferStats:
+    """A snapshot of a buffer's header counters."""
+
+    name: str
+    slot_count: int
+    filled: int
+    events_written: int
+    events_read: int
+    dropped_paused: int
+    dropped_aborted: int
+    deadtime_total: float
+    writers_open: int
+    n_writers: int
+    paused: bool
+    closed: bool
+    aborted: bool
+
+    @property
+    def fill_level(self) -> float:
+        return self.filled / self.slot_count if self.slot_count else 0.0
+
+    @property
+    def state(self) -> str:
+        if self.closed:
+            return "closed"
+        if self.paused:
+            return "paused"
+        return "running"
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"fill_level": self.fill_level, "state": self.state}
+
+
+class _SharedMemory(shared_memory.SharedMemory):
+    """SharedMemory whose finaliser tolerates NumPy views still alive at interpreter exit."""
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except (BufferError, OSError):
+            pass
+
+
+def _attach_untracked(name: str) -> shared_memory.SharedMemory:
+    """Attach to an existing segment without registering it with this process's resource tracker.
+
+    Python < 3.13 registers attached segments too, and its resource tracker then unlinks them when
+    the attaching process ends, pulling the memory from under the owner (bpo-38119).
+    """
+    original = resource_tracker.register
+
+    def register(rname, rtype):  # pragma: no cover - trivial filter
+        if rtype != "shared_memory":
+            original(rname, rtype)
+
+    resource_tracker.register = register
+    try:
+        return _SharedMemory(name=name, create=False)
+    finally:
+        resource_tracker.register = original
+
+
+class RingBuffer:
+    """A ring buffer of ``slot_count`` slots in one shared-memory block."""
+
+    def __init__(
+        self,
+        name: str,
+        slot_count: int,
+        data_length: int,
+        data_dtype,
+        n_writers: int = 1,
+        ctx: BaseContext | None = None,
+    ) -> None:
+        import multiprocessing
+
+        if slot_count < 1 or data_length < 1:
+            raise ValueError(f"buffer '{name}': slot_count and data_length must be positive")
+        if n_writers < 1:
+            raise ValueError(f"buffer '{name}': needs at least one writer")
+        ctx = ctx or multiprocessing.get_context()
+        self.name = name
+        self.slot_count = int(slot_count)
+        self.data_length = int(data_length)
+        self.dtype = make_dtype(data_dtype)
+        self.metadata_dtype = METADATA_DTYPE
+        self.n_writers = int(n_writers)
+        self._free_sem = ctx.Semaphore(self.slot_count)
+        self._filled_sem = ctx.Semaphore(0)
+        self._free_lock = ctx.Lock()
+        self._filled_lock = ctx.Lock()
+        size = self._layout()
+        self._shm = _SharedMemory(create=True, size=size)
+        self._owner_pid = os.getpid()
+        self._map()
+        hdr = self._hdr
+        hdr[_MAGIC] = _MAGIC_VALUE
+        hdr[_SLOTS] = self.slot_count
+        hdr[_WRITERS_OPEN] = self.n_writers
+        hdr[_N_WRITERS] = self.n_writers
+        hdr[_LAST_SLOT] = -1
+        hdr[_LAST_COUNTER] = -1
+        for w in range(self.n_writers):
+            hdr[_WRITER_FLAGS + w] = 1
+        for i in range(self.slot_count):
+            self._free[i] = i
+        hdr[_FREE_TAIL] = self.slot_count
+
+    # ----- memory layout -------------------------------------------------------------------
+    def _layout(self) -> int:
+        n = self.slot_count
+        self._hdr_words = _align(_WRITER_FLAGS + self.n_writers, 8)
+        self._free_off = self._hdr_words * 8
+        self._filled_off = self._free_off + 8 * n
+        self._seq_off = self._filled_off + 8 * n
+        self._slots_off = _align(self._seq_off + 8 * n)
+        self._data_off = _align(self.metadata_dtype.itemsize, 16)
+        self._data_bytes = self.data_length * self.dtype.itemsize
+        self._slot_size = _align(self._data_off + self._data_bytes)
+        return self._slots_off + n * self._slot_size
+
+    def _map(self) -> None:
+        buf = self._shm.buf
+        n = self.slot_count
+        self._hdr = buf[: self._free_off].cast("q")
+        self._free = buf[self._free_off : self._filled_off].cast("q")
+        self._filled = buf[self._filled_off : self._seq_off].cast("q")
+        self._seq = buf[self._seq_off : self._seq_off + 8 * n].cast("q")
+        self._meta = []
+        self._data = []
+        self._raw = []
+        for i in range(n):
+            off = self._slots_off + i * self._slot_size
+            self._meta.append(np.ndarray((1,), self.metadata_dtype, buffer=buf, offset=off))
+            doff = off + self._data_off
+            self._data.append(np.ndarray((self.data_length,), self.dtype, buffer=buf, offset=doff))
+            self._raw.append(np.ndarray((self._data_bytes,), np.uint8, buffer=buf, offset=doff))
+
+    def _unmap(self) -> None:
+        for attr in ("_hdr", "_free", "_filled", "_seq"):
+            view = self.__dict__.pop(attr, None)
+            if view is not None:
+                view.release()
+        self._meta = self._data = self._raw = []
+
+    # ----- pickling: children re-attach by name ----------------------------------------------
+    def __getstate__(self) -> dict:
+        return {
+            "name": self.name,
+            "slot_count": self.slot_count,
+            "data_length": self.data_length,
+            "dtype": self.dtype,
+            "n_writers": self.n_writers,
+            "shm_name": self._shm.name,
+            "sems": (self._free_sem, self._filled_sem, self._free_lock, self._filled_lock),
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        self.name = state["name"]
+        self.slot_count = state["slot_count"]
+        self.data_length = state["data_length"]
+        self.dtype = state["dtype"]
+        self.metadata_dtype = METADATA_DTYPE
+        self.n_writers = state["n_writers"]
+        self._free_sem, self._filled_sem, self._free_lock, self._filled_lock = state["sems"]
+        self._layout()
+        self._shm = _attach_untracked(state["shm_name"])
+        self._owner_pid = -1
+        self._map()
+        if self._hdr[_MAGIC] != _MAGIC_VALUE:
+            raise RuntimeError(f"buffer '{self.name}': shared memory {state['shm_name']} is not a ring buffer")
+
+    # ----- handles ---------------------------------------------------------------------------
+    def writer(self, writer_id: int = 0) -> Writer:
+        if not 0 <= writer_id < self.n_writers:
+            raise ValueError(f"buffer '{self.name}': writer id {writer_id} not in 0..{self.n_writers - 1}")
+        return Writer(self, writer_id)
+
+    def reader(self) -> Reader:
+        return Reader(self)
+
+    def observer(self) -> Observer:
+        return Observer(self)
+
+    @property
+    def data_example(self) -> np.ndarray:
+        return np.zeros(self.data_length, dtype=self.dtype)
+
+    @property
+    def metadata_example(self) -> np.ndarray:
+        return np.zeros(1, dtype=self.metadata_dtype)
+
+    @property
+    def shm_name(self) -> str:
+        return self._shm.name
+
+    # ----- control ---------------------------------------------------------------------------
+    def close_writer(self, writer_id: int) -> bool:
+        """Mark writer ``writer_id`` as finished; the last one closes the buffer. Idempotent.
+
+        Returns True if this call closed the buffer.
+        """
+        hdr = self._hdr
+        with self._filled_lock:
+            if not hdr[_WRITER_FLAGS + writer_id]:
+                return False
+            hdr[_WRITER_FLAGS + writer_id] = 0
+            hdr[_WRITERS_OPEN] -= 1
+            if hdr[_WRITERS_OPEN] > 0:
+                return False
+            hdr[_CLOSED] = 1
+        self._filled_sem.release()  # the end token: every reader passes it on
+        return True
+
+    def writer_open(self, writer_id: int) -> bool:
+        return bool(self._hdr[_WRITER_FLAGS + writer_id])
+
+    def pause(self) -> None:
+        self._hdr[_PAUSED] = 1
+
+    def resume(self) -> None:
+        self._hdr[_PAUSED] = 0
+
+    def abort(self) -> None:
+        """Nobody will drain this buffer any more: blocked and future writes are dropped."""
+        self._hdr[_ABORTED] = 1
+
+    @property
+    def paused(self) -> bool:
+        return bool(self._hdr[_PAUSED])
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._hdr[_CLOSED])
+
+    @property
+    def aborted(self) -> bool:
+        return bool(self._hdr[_ABORTED])
+
+    @property
+    def events_written(self) -> int:
+        return self._hdr[_WRITTEN]
+
+    def stats(self) -> BufferStats:
+        h = self._hdr
+        return BufferStats(
+            name=self.name,
+            slot_count=self.slot_count,
+            filled=max(0, h[_FILL_TAIL] - h[_FILL_HEAD]),
+            events_written=h[_WRITTEN],
+            events_read=h[_READ],
+            dropped_paused=h[_DROPPED],
+            dropped_aborted=h[_DROPPED_ABORT],
+            deadtime_total=h[_DEADTIME_NS] * 1e-9,
+            writers_open=h[_WRITERS_OPEN],
+            n_writers=h[_N_WRITERS],
+            paused=bool(h[_PAUSED]),
+            closed=bool(h[_CLOSED]),
+            aborted=bool(h[_ABORTED]),
+        )
+
+    def close(self) -> None:
+        """Release this process's mapping (views handed out must be gone)."""
+        shm = self.__dict__.get("_shm")
+        if shm is None:
+            return
+        self._unmap()
+        try:
+            shm.close()
+        except BufferError:
+            pass  # a caller still holds a view; the mapping goes with the process
+
+    def unlink(self) -> None:
+        """Close and remove the shared memory (creating process only)."""
+        shm = self.__dict__.get("_shm")
+        self.close()
+        if shm is not None and self._owner_pid == os.getpid():
+            try:
+                shm.unlink()
+            except FileNotFoundError:
+                pass
+            self._owner_pid = -1
+
+    def __repr__(self) -> str:
+        return (
+            f"RingBuffer({self.name!r}, slot_count={self.slot_count}, data_length={self.data_length}, "
+            f"dtype={self.dtype.descr})"
+        )
+
+
+class Writer:
+    """``with writer as (metadata, data)``: fill a free slot; it is committed on normal exit."""
+
+    __slots__ = ("_rb", "writer_id", "_idx", "_scratch", "last_wait", "counter")
+
+    def __init__(self, rb: RingBuffer, writer_id: int) -> None:
+        self._rb = rb
+        self.writer_id = writer_id
+        self._idx = -1
+        self._scratch = (np.zeros(1, rb.metadata_dtype), np.zeros(rb.data_length, rb.dtype))
+        self.last_wait = 0.0  # seconds blocked waiting for a free slot before the current event
+        self.counter = 0
+
+    @property
+    def buffer(self) -> RingBuffer:
+        return self._rb
+
+    @property
+    def data_example(self) -> np.ndarray:
+        return self._rb.data_example
+
+    @property
+    def metadata_example(self) -> np.ndarray:
+        return self._rb.metadata_example
+
+    def acquire(self) -> int:
+        """Take a free slot number (blocking), or -1 when the write is to be dropped."""
+        rb = self._rb
+        hdr = rb._hdr
+        self.last_wait = 0.0
+        if hdr[_PAUSED] or hdr[_ABORTED]:
+            return -1
+        sem = rb._free_sem
+        if not sem.acquire(False):
+            t0 = time.perf_counter()
+            while not sem.acquire(True, _POLL):
+                if hdr[_ABORTED] or hdr[_PAUSED]:
+                    self.last_wait = time.perf_counter() - t0
+                    return -1
+            self.last_wait = time.perf_counter() - t0
+        with rb._free_lock:
+            head = hdr[_FREE_HEAD]
+            idx = rb._free[head % rb.slot_count]
+            hdr[_FREE_HEAD] = head + 1
+        rb._seq[idx] += 1  # odd: being written
+        return idx
+
+    def commit(self, idx: int) -> None:
+        rb = self._rb
+        hdr = rb._hdr
+        wait_ns = int(self.last_wait * 1e9)
+        if idx < 0:
+            with rb._filled_lock:
+                hdr[_DROPPED_ABORT if hdr[_ABORTED] else _DROPPED] += 1
+                hdr[_DEADTIME_NS] += wait_ns
+            return
+        rb._seq[idx] += 1  # even: stable
+        with rb._filled_lock:
+            tail = hdr[_FILL_TAIL]
+            rb._filled[tail % rb.slot_count] = idx
+            hdr[_FILL_TAIL] = tail + 1
+            hdr[_WRITTEN] += 1
+            hdr[_LAST_SLOT] = idx
+            hdr[_DEADTIME_NS] += wait_ns
+        rb._filled_sem.release()
+        self.counter += 1
+
+    def discard(self, idx: int) -> None:
+        """Give an acquired slot back unwritten (the writing code raised)."""
+        if idx < 0:
+            return
+        rb = self._rb
+        rb._seq[idx] += 1
+        with rb._free_lock:
+            tail = rb._hdr[_FREE_TAIL]
+            rb._free[tail % rb.slot_count] = idx
+            rb._hdr[_FREE_TAIL] = tail + 1
+        rb._free_sem.release()
+
+    def slot(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
+        if idx < 0:
+            return self._scratch
+        return self._rb._meta[idx], self._rb._data[idx]
+
+    def raw(self, idx: int) -> np.ndarray | None:
+        """The slot's data as bytes (for byte copies of same-dtype events), None for a dropped write."""
+        return None if idx < 0 else self._rb._raw[idx]
+
+    def __enter__(self) -> tuple[np.ndarray, np.ndarray]:
+        self._idx = idx = self.acquire()
+        if idx < 0:
+            return self._scratch
+        return self._rb._meta[idx], self._rb._data[idx]
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        idx, self._idx = self._idx, -1
+        if exc_type is None:
+            self.commit(idx)
+        else:
+            self.discard(idx)
+
+    def close(self) -> None:
+        """This writer has finished; the buffer closes when all its writers have."""
+        self._rb.close_writer(self.writer_id)
+
+    # manual's name
+    send_flush_event = close
+
+
+class Reader:
+    """``with reader as (metadata, data)``: the oldest filled slot; ``(None, None)`` at end of stream."""
+
+    __slots__ = ("_rb", "_idx")
+
+    def __init__(self, rb: RingBuffer) -> None:
+        self._rb = rb
+        self._idx = -1
+
+    @property
+    def buffer(self) -> RingBuffer:
+        return self._rb
+
+    @property
+    def data_example(self) -> np.ndarray:
+        return self._rb.data_example
+
+    @property
+    def metadata_example(self) -> np.ndarray:
+        return self._rb.metadata_example
+
+    def acquire(self, timeout: float | None = None) -> int:
+        """Take the oldest filled slot number; -1 at end of stream, -2 when ``timeout`` ran out."""
+        rb = self._rb
+        hdr = rb._hdr
+        sem = rb._filled_sem
+        if not sem.acquire(False):
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while not sem.acquire(True, _POLL):
+                if deadline is not None and time.monotonic() >= deadline:
+                    return -2
+        with rb._filled_lock:
+            head = hdr[_FILL_HEAD]
+            if head == hdr[_FILL_TAIL]:
+                # only the end token is left: pass it on to the next reader
+                sem.release()
+                return -1
+            idx = rb._filled[head % rb.slot_count]
+            hdr[_FILL_HEAD] = head + 1
+        return idx
+
+    def release(self, idx: int) -> None:
+        if idx < 0:
+            return
+        rb = self._rb
+        hdr = rb._hdr
+        with rb._free_lock:
+            tail = hdr[_FREE_TAIL]
+            rb._free[tail % rb.slot_count] = idx
+            hdr[_FREE_TAIL] = tail + 1
+            hdr[_READ] += 1
+        rb._free_sem.release()
+
+    def slot(self, idx: int) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+        if idx < 0:
+            return None, None
+        return self._rb._meta[idx], self._rb._data[idx]
+
+    def __enter__(self):
+        self._idx = idx = self.acquire()
+        if idx < 0:
+            return None, None
+        return self._rb._meta[idx], self._rb._data[idx]
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        idx, self._idx = self._idx, -1
+        self.release(idx)
+
+
+class Observer:
+    """``with observer as (metadata, data)``: a copy of the newest committed event, never blocking.
+
+    Gives ``(None, None)`` until a first event was written. ``new_events()`` tells how many events
+    were committed since the last copy, so a display can skip frames with nothing new.
+    """
+
+    def __init__(self, rb: RingBuffer) -> None:
+        self._rb = rb
+        self._meta = np.zeros(1, rb.metadata_dtype)
+        self._data = np.zeros(rb.data_length, rb.dtype)
+        self._raw = self._data.view(np.uint8)
+        self._meta_raw = self._meta.view(np.uint8)
+        self._seen = 0
+        self._have = False
+
+    @property
+    def buffer(self) -> RingBuffer:
+        return self._rb
+
+    @property
+    def data_example(self) -> np.ndarray:
+        return self._rb.data_example
+
+    @property
+    def metadata_example(self) -> np.ndarray:
+        return self._rb.metadata_example
+
+    def new_events(self) -> int:
+        return self._rb._hdr[_WRITTEN] - self._seen
+
+    def copy_latest(self, tries: int = 100) -> bool:
+        """Copy the newest committed event into this observer's arrays; False if none could be had."""
+        rb = self._rb
+        hdr, seq = rb._hdr, rb._seq
+        for _ in range(tries):
+            written = hdr[_WRITTEN]
+            idx = hdr[_LAST_SLOT]
+            if idx < 0:
+                return False
+            s1 = seq[idx]
+            if s1 & 1:
+                time.sleep(0)  # a writer is filling this slot right now; look again
+                continue
+            np.copyto(self._raw, rb._raw[idx])
+            np.copyto(self._meta_raw, rb._meta[idx].view(np.uint8))
+            if seq[idx] == s1:
+                self._seen = written
+                self._have = True
+                return True
+        return False
+
+    def get(self) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+        """The newest event (a private copy), or the previous copy if nothing could be had."""
+        if self.copy_latest() or self._have:
+            return self._meta, self._data
+        return None, None
+
+    def __enter__(self):
+        return self.get()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        return None

@@ -195,22 +195,26 @@ class RingBuffer:
         self._free = buf[self._free_off : self._filled_off].cast("q")
         self._filled = buf[self._filled_off : self._seq_off].cast("q")
         self._seq = buf[self._seq_off : self._seq_off + 8 * n].cast("q")
+        self._words_q = buf.cast("q")  # whole block as int64 / float64 words, for metadata stores
+        self._words_d = buf.cast("d")
         self._meta = []
         self._data = []
         self._raw = []
+        self._meta_word = []
         for i in range(n):
             off = self._slots_off + i * self._slot_size
+            self._meta_word.append(off // 8)
             self._meta.append(np.ndarray((1,), self.metadata_dtype, buffer=buf, offset=off))
             doff = off + self._data_off
             self._data.append(np.ndarray((self.data_length,), self.dtype, buffer=buf, offset=doff))
             self._raw.append(np.ndarray((self._data_bytes,), np.uint8, buffer=buf, offset=doff))
 
     def _unmap(self) -> None:
-        for attr in ("_hdr", "_free", "_filled", "_seq"):
+        for attr in ("_hdr", "_free", "_filled", "_seq", "_words_q", "_words_d"):
             view = self.__dict__.pop(attr, None)
             if view is not None:
                 view.release()
-        self._meta = self._data = self._raw = []
+        self._meta = self._data = self._raw = self._meta_word = []
 
     # ----- pickling: children re-attach by name ----------------------------------------------
     def __getstate__(self) -> dict:
@@ -440,6 +444,17 @@ class Writer:
         if idx < 0:
             return self._scratch
         return self._rb._meta[idx], self._rb._data[idx]
+
+    def set_metadata(self, idx: int, counter: int, timestamp: float, deadtime: float) -> None:
+        """Store a slot's metadata record (fast path for the Importer template)."""
+        if idx < 0:
+            self._scratch[0][0] = (counter, timestamp, deadtime)
+            return
+        rb = self._rb
+        w = rb._meta_word[idx]
+        rb._words_q[w] = counter
+        rb._words_d[w + 1] = timestamp
+        rb._words_d[w + 2] = deadtime
 
     def raw(self, idx: int) -> np.ndarray | None:
         """The slot's data as bytes (for byte copies of same-dtype events), None for a dropped write."""

@@ -1,0 +1,267 @@
+"""data.export / simulate_importer / clocked_importer: in-process on ring buffers, and whole runs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+from mimocorb_gui.core.bufferio import BufferIO, StopFlag
+from mimocorb_gui.core.mimofile import METADATA_DTYPE, MimoWriter, read_mimo
+from mimocorb_gui.core.ringbuffer import RingBuffer
+from mimocorb_gui.functions import data as data_functions
+
+WAVE = {"chA": "float32", "chB": "int16"}
+
+
+@contextmanager
+def rings(*specs):
+    made = []
+    try:
+        for spec in specs:
+            made.append(RingBuffer(*spec))
+        yield made
+    finally:
+        for rb in made:
+            rb.unlink()
+
+
+def _fill(rb, n, seed=0):
+    rng = np.random.default_rng(seed)
+    writer = rb.writer()
+    sent = []
+    for i in range(n):
+        with writer as (meta, data):
+            meta[0] = (i, 100.0 + 0.01 * i, 1e-4 * i)
+            data["chA"] = rng.normal(size=rb.data_length)
+            data["chB"] = rng.integers(-1000, 1000, rb.data_length)
+            sent.append((meta.copy(), data.copy()))
+    writer.close()
+    return sent
+
+
+def _drain(rb, timeout=10.0):
+    reader = rb.reader()
+    out = []
+    while True:
+        idx = reader.acquire(timeout=timeout)
+        assert idx != -2, "timeout while draining"
+        if idx < 0:
+            return out
+        m, d = reader.slot(idx)
+        out.append((m.copy(), d.copy()))
+        reader.release(idx)
+
+
+def _mimo_file(path, n, length=8, timestamps=None, dtype=None):
+    dtype = np.dtype(list((dtype or WAVE).items()))
+    rng = np.random.default_rng(5)
+    events = []
+    with MimoWriter(path, dtype, length) as w:
+        for i in range(n):
+            meta = np.zeros(1, METADATA_DTYPE)
+            meta[0] = (i, 50.0 + (timestamps[i] if timestamps is not None else i), 0.0)
+            data = np.zeros(length, dtype)
+            for name in dtype.names:
+                data[name] = rng.integers(-100, 100, length)
+            w.write(meta, data)
+            events.append(data)
+    return events
+
+
+# ---------------------------------------------------------------------------------------------
+# export
+
+
+def test_export_writes_source_buffer_to_mimo_and_passes_through(tmp_path):
+    with rings(("InputBuffer", 64, 16, WAVE), ("Copy", 64, 16, WAVE)) as (src, copy):
+        sent = _fill(src, 40)
+        io = BufferIO("export", [src.reader()], [copy.writer()], [], config={}, run_dir=tmp_path / "run")
+        data_functions.export(io)
+        copied = _drain(copy)
+    metadata, data, header = read_mimo(tmp_path / "run" / "InputBuffer.mimo")
+    assert header["source_buffer"] == "InputBuffer" and header["source_worker"] == "export"
+    assert metadata.tobytes() == np.concatenate([m for m, _ in sent]).tobytes()
+    assert data.tobytes() == np.stack([d for _, d in sent]).tobytes()
+    assert len(copied) == 40 and copied[-1][1].tobytes() == sent[-1][1].tobytes()
+
+
+def test_export_second_process_gets_own_file_and_filename_config(tmp_path):
+    with rings(("B", 8, 4, WAVE), ("B2", 8, 4, WAVE)) as (b, b2):
+        _fill(b, 3)
+        _fill(b2, 5)
+        data_functions.export(BufferIO("e", [b.reader()], [], [], run_dir=tmp_path))
+        data_functions.export(
+            BufferIO("e", [b2.reader()], [], [], config={"filename": "B.mimo"}, run_dir=tmp_path)
+        )
+    assert len(read_mimo(tmp_path / "B.mimo")[0]) == 3
+    assert len(read_mimo(tmp_path / "B_1.mimo")[0]) == 5
+
+
+def test_export_rejects_paths_as_filename(tmp_path):
+    with rings(("B", 2, 4, WAVE)) as (b,):
+        io = BufferIO("e", [b.reader()], [], [], config={"filename": "../elsewhere"}, run_dir=tmp_path)
+        with pytest.raises(ValueError, match="plain file name"):
+            data_functions.export(io)
+
+
+def test_export_file_readable_while_running(tmp_path):
+    """Flushed at least every flush_interval: a reader sees the events while the exporter still waits."""
+    with rings(("Live", 16, 4, WAVE)) as (src,):
+        writer = src.writer()
+        io = BufferIO("e", [src.reader()], [], [], config={"flush_interval": 0.1}, run_dir=tmp_path)
+        thread = threading.Thread(target=data_functions.export, args=(io,))
+        thread.start()
+        try:
+            for i in range(3):
+                with writer as (meta, _data):
+                    meta[0] = (i, 0.0, 0.0)
+            path = tmp_path / "Live.mimo"
+            deadline = time.monotonic() + 5
+            n = 0
+            while time.monotonic() < deadline:
+                if path.exists() and (n := len(read_mimo(path)[0])) == 3:
+                    break
+                time.sleep(0.05)
+            assert n == 3
+        finally:
+            writer.close()
+            thread.join(10)
+    assert not thread.is_alive()
+
+
+# ---------------------------------------------------------------------------------------------
+# importers from files
+
+
+def _timestamps(events):
+    return np.array([float(m["timestamp"][0]) for m, _ in events])
+
+
+def test_clocked_importer_uniform_rate_and_content(tmp_path):
+    sent = _mimo_file(tmp_path / "rec.mimo", 30)
+    with rings(("S", 40, 8, WAVE)) as (sink,):
+        io = BufferIO(
+            "c", [], [sink.writer()], [], config={"filename": "rec.mimo", "rate": 200}, setup_dir=tmp_path
+        )
+        t0 = time.monotonic()
+        data_functions.clocked_importer(io)
+        elapsed = time.monotonic() - t0
+        got = _drain(sink)
+    assert len(got) == 30
+    assert all(g.tobytes() == s.tobytes() for (_, g), s in zip(got, sent, strict=True))
+    assert [int(m["counter"][0]) for m, _ in got] == list(range(30))
+    assert 0.12 < elapsed < 0.6
+    gaps = np.diff(_timestamps(got))
+    assert gaps.mean() == pytest.approx(0.005, rel=0.2)
+    assert gaps.std() < 0.3 * gaps.mean()
+
+
+def test_clocked_importer_poisson_waiting_times(tmp_path):
+    _mimo_file(tmp_path / "rec.mimo", 50)
+    with rings(("S", 310, 8, WAVE)) as (sink,):
+        io = BufferIO(
+            "c",
+            [],
+            [sink.writer()],
+            [],
+            config={
+                "filename": "rec.mimo",
+                "rate": 500,
+                "distribution": "poisson",
+                "repeat": True,
+                "seed": 1,
+            },
+            setup_dir=tmp_path,
+            stop_flag=StopFlag(),
+        )
+        threading.Timer(0.6, io.stop_flag.set).start()
+        data_functions.clocked_importer(io)
+        got = _drain(sink)
+    assert 150 < len(got) < 450  # ~300 events: the 50-event file repeated
+    assert got[50][1].tobytes() == got[0][1].tobytes()
+    gaps = np.diff(_timestamps(got))
+    assert gaps.std() / gaps.mean() == pytest.approx(1.0, abs=0.35)  # exponential: CV = 1
+
+
+def test_simulate_importer_replays_recorded_timing(tmp_path):
+    offsets = [0.0, 0.1, 0.12, 0.3, 0.31, 0.5]
+    (tmp_path / "sub").mkdir()
+    sent = _mimo_file(tmp_path / "sub" / "rec.mimo", 6, timestamps=offsets)
+    for speed in (1.0, 2.0):
+        with rings(("S", 8, 8, WAVE)) as (sink,):
+            io = BufferIO(
+                "s",
+                [],
+                [sink.writer()],
+                [],
+                config={"filename": "sub/rec.mimo", "speed": speed},
+                setup_dir=tmp_path,
+            )
+            data_functions.simulate_importer(io)
+            got = _drain(sink)
+        assert [g.tobytes() for _, g in got] == [s.tobytes() for s in sent]
+        ts = _timestamps(got)
+        assert ts - ts[0] == pytest.approx(np.array(offsets) / speed, abs=0.02)
+
+
+def test_simulate_importer_converts_compatible_dtypes(tmp_path):
+    _mimo_file(tmp_path / "rec.mimo", 3, dtype={"chA": "float64", "chB": "int32"})
+    with rings(("S", 4, 8, WAVE)) as (sink,):
+        io = BufferIO(
+            "s", [], [sink.writer()], [], config={"filename": "rec.mimo", "speed": 100}, setup_dir=tmp_path
+        )
+        data_functions.simulate_importer(io)
+        got = _drain(sink)
+    assert len(got) == 3 and got[0][1].dtype == np.dtype(list(WAVE.items()))
+
+
+def test_importers_read_truncated_files(tmp_path, caplog):
+    sent = _mimo_file(tmp_path / "rec.mimo", 5)
+    raw = (tmp_path / "rec.mimo").read_bytes()
+    (tmp_path / "cut.mimo").write_bytes(raw[:-7])  # power cut inside the last record
+    with rings(("S", 8, 8, WAVE)) as (sink,):
+        io = BufferIO(
+            "c", [], [sink.writer()], [], config={"filename": "cut.mimo", "rate": 0}, setup_dir=tmp_path
+        )
+        with caplog.at_level(logging.WARNING, logger="mimocorb.worker.c"):
+            data_functions.clocked_importer(io)
+        got = _drain(sink)
+    assert "ends inside a record (interrupted recording): 4 complete events" in caplog.text
+    assert [g.tobytes() for _, g in got] == [s.tobytes() for s in sent[:4]]
+
+
+@pytest.mark.parametrize(
+    ("function", "config", "error", "message"),
+    [
+        ("clocked_importer", {"filename": "rec.mimo", "rate": 10, "distribution": "gauss"}, ValueError,
+         r"config 'distribution' must be one of 'uniform', 'poisson', got 'gauss'"),
+        ("clocked_importer", {"filename": "rec.mimo"}, ValueError, "config 'rate' .* is required"),
+        ("clocked_importer", {"filename": "rec.mimo", "rate": -5}, ValueError, "config 'rate' must be a number >= 0"),
+        ("clocked_importer", {"rate": 5}, ValueError, "config 'filename' is required"),
+        ("simulate_importer", {"filename": "nope.mimo"}, FileNotFoundError, "nope.mimo does not exist"),
+        ("simulate_importer", {"filename": "rec.mimo", "speed": 0}, ValueError, "config 'speed' must be a number > 0"),
+        ("simulate_importer", {"filename": "other.mimo"}, ValueError, "has fields x; sink 'S' has chA, chB"),
+        ("simulate_importer", {"filename": "short.mimo"}, ValueError, "has data_length 3, sink 'S' has 8"),
+    ],
+)  # fmt: skip
+def test_importer_config_errors(tmp_path, function, config, error, message):
+    _mimo_file(tmp_path / "rec.mimo", 1)
+    _mimo_file(tmp_path / "other.mimo", 1, dtype={"x": "f4"})
+    _mimo_file(tmp_path / "short.mimo", 1, length=3)
+    with rings(("S", 2, 8, WAVE)) as (sink,):
+        io = BufferIO("imp", [], [sink.writer()], [], config=config, setup_dir=tmp_path)
+        with pytest.raises(error, match=message):
+            getattr(data_functions, function)(io)
+
+
+def test_docstrings_follow_the_manual_template():
+    for name in ("export", "simulate_importer", "clocked_importer"):
+        doc = getattr(data_functions, name).__doc__
+        assert doc.startswith("mimoCoRB2 Function: ")
+        for section in ("Type\n", "Buffers\n", "Configs\n", "Examples\n"):
+            assert section in doc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import textwrap
 import threading
 import time
 from contextlib import contextmanager
@@ -265,3 +266,196 @@ def test_docstrings_follow_the_manual_template():
         assert doc.startswith("mimoCoRB2 Function: ")
         for section in ("Type\n", "Buffers\n", "Configs\n", "Examples\n"):
             assert section in doc
+
+
+# ---------------------------------------------------------------------------------------------
+# whole runs: worker processes, YAML setups, stop in order
+
+
+def _run_setup(tmp_path, text, name="setup.yaml", start_method=None):
+    from mimocorb_gui.core.run import Run
+    from mimocorb_gui.core.setup import Setup
+
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return Run(Setup.load(path), run_root=tmp_path / "runs", start_method=start_method)
+
+
+def _errors(run):
+    return [e.format() for e in run.log_history() if e.levelno >= logging.ERROR]
+
+
+MUON_SETUP = """
+    Buffers:
+      InputBuffer:
+        slot_count: 32
+        data_length: 1000
+        data_dtype: {chA: float32, chB: float32, chC: float32, chD: float32}
+    Workers:
+      muons:
+        function: simulators.muon_pulses
+        sinks: [InputBuffer]
+        config: {rate: 300, seed: 4, stopped_fraction: 0.5}
+      export:
+        function: data.export
+        sources: [InputBuffer]
+        number_of_processes: %d
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("n_exporters", [1, 2])
+def test_run_export_stopped_run_leaves_complete_files(tmp_path, n_exporters):
+    run = _run_setup(tmp_path, MUON_SETUP % n_exporters)
+    try:
+        run_dir = run.start()
+        time.sleep(1.0)
+        assert run.stop(timeout=20), _errors(run)
+        written = run.stats().buffers["InputBuffer"].stats.events_written
+    finally:
+        run.close()
+    assert not _errors(run)
+    files = sorted(run_dir.glob("InputBuffer*.mimo"))
+    assert [f.name for f in files] == ["InputBuffer.mimo", "InputBuffer_1.mimo"][:n_exporters]
+    counters = []
+    for f in files:
+        metadata, data, header = read_mimo(f)
+        assert header["data_length"] == 1000 and data.dtype.names == ("chA", "chB", "chC", "chD")
+        assert np.all(np.diff(metadata["counter"]) > 0)  # each reader sees events in write order
+        assert np.all(data["chA"].min(axis=1) < -0.1)  # every event has its trigger pulse
+        counters.extend(metadata["counter"].tolist())
+    assert 100 < written
+    assert sorted(counters) == list(range(written))  # every event exactly once, none lost at stop
+
+
+GAMMA_SETUP = """
+    Buffers:
+      Pulses:
+        slot_count: 64
+        data_length: 600
+        data_dtype: {IN1: float32}
+      Heights:
+        slot_count: 256
+        data_length: 1
+        data_dtype: {position: int32, peak_heights: float64, widths: float32}
+    Workers:
+      gammas:
+        function: simulators.gamma_pulses
+        sinks: [Pulses]
+        config: {rate: 0, number_of_events: 2000, seed: 9, decay_time_ns: 100, resolution: 0.06}
+      pha:
+        function: analyzers.pha
+        sources: [Pulses]
+        sinks: [Heights]
+        number_of_processes: 2
+        config: {channel: IN1, height: 0.03, distance: 400, width: 1}
+      export:
+        function: data.export
+        sources: [Heights]
+"""
+
+
+@pytest.mark.timeout(90)
+def test_run_gamma_pha_export_pipeline(tmp_path):
+    run = _run_setup(tmp_path, GAMMA_SETUP)
+    try:
+        run_dir = run.start()
+        assert run.wait(60), _errors(run)
+        stats = run.stats()
+    finally:
+        run.close()
+    assert run.state == "finished" and not _errors(run)
+    assert stats.buffers["Pulses"].stats.events_written == 2000
+    metadata, data, _ = read_mimo(run_dir / "Heights.mimo")
+    assert len(metadata) == stats.buffers["Heights"].stats.events_written
+    assert 1000 < len(metadata) <= 2000  # at most one peak per pulse (distance), small deposits below height
+    assert set(metadata["counter"].tolist()) <= set(range(2000))
+    energies = data["peak_heights"][:, 0] * 1000.0  # default calibration: 1000 keV per volt
+    photopeak = energies[np.abs(energies - 661.657) < 60]
+    assert len(photopeak) > 0.25 * len(energies)
+    assert np.median(photopeak) == pytest.approx(661.657, rel=0.02)
+
+
+REPLAY_SETUP = """
+    Buffers:
+      InputBuffer:
+        slot_count: 16
+        data_length: 200
+        data_dtype: {chA: float32, chB: float32}
+    Workers:
+      replay:
+        function: data.%s
+        sinks: [InputBuffer]
+        config: {filename: %s, %s}
+      export:
+        function: data.export
+        sources: [InputBuffer]
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_run_record_and_replay_round_trip(tmp_path, start_method):
+    record = _run_setup(
+        tmp_path,
+        """
+        Buffers:
+          InputBuffer: {slot_count: 16, data_length: 200, data_dtype: {chA: float32, chB: float32}}
+        Workers:
+          muons:
+            function: simulators.muon_pulses
+            sinks: [InputBuffer]
+            config: {rate: 0, number_of_events: 150, seed: 2}
+          export: {function: data.export, sources: [InputBuffer]}
+        """,
+        name="record.yaml",
+        start_method=start_method,
+    )
+    try:
+        first_dir = record.start()
+        assert record.wait(30), _errors(record)
+    finally:
+        record.close()
+    recorded = first_dir / "InputBuffer.mimo"
+    _, original, _ = read_mimo(recorded)
+    assert len(original) == 150
+
+    for function, extra in (("clocked_importer", "rate: 0"), ("simulate_importer", "speed: 1000")):
+        replay = _run_setup(
+            tmp_path,
+            REPLAY_SETUP % (function, recorded, extra),
+            name=f"{function}.yaml",
+            start_method=start_method,
+        )
+        try:
+            run_dir = replay.start()
+            assert replay.wait(30), _errors(replay)
+        finally:
+            replay.close()
+        metadata, data, _ = read_mimo(run_dir / "InputBuffer.mimo")
+        assert data.tobytes() == original.tobytes(), function
+        assert metadata["counter"].tolist() == list(range(150))
+
+
+@pytest.mark.timeout(60)
+def test_run_reports_config_error_of_prebuilt_function(tmp_path):
+    run = _run_setup(
+        tmp_path,
+        """
+        Buffers:
+          InputBuffer: {slot_count: 4, data_length: 10, data_dtype: {chA: float32}}
+        Workers:
+          replay:
+            function: data.clocked_importer
+            sinks: [InputBuffer]
+            config: {filename: x.mimo, rate: 5, distribution: gaussian}
+          export: {function: data.export, sources: [InputBuffer]}
+        """,
+    )
+    try:
+        run.start()
+        assert run.wait(30)
+    finally:
+        run.close()
+    errors = "\n".join(_errors(run))
+    assert "config 'distribution' must be one of 'uniform', 'poisson', got 'gaussian'" in errors

@@ -1,0 +1,411 @@
+"""Red Pitaya (STEMlab 125-14) waveform importer: one event per trigger, over SCPI (pyvisa + pyvisa-py).
+
+The board is driven by its standard SCPI server (port 5000; start it from the board's web
+interface or ``systemctl start redpitaya_scpi``). The vendor's ``redpitaya-scpi`` helper is not on
+PyPI, so ``rp_scpi.RedPitayaScope`` talks SCPI through ``pyvisa.ResourceManager('@py')``.
+``rp_emulator`` (``mimocorb rp-emulator``) stands in for the board in tests and demos.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mimocorb_gui.functions.importers.rp_scpi import (
+    ADC_MAX,
+    ADC_MIN,
+    BUFFER_SIZE,
+    DECIMATIONS,
+    FULL_SCALE_V,
+    RedPitayaError,
+    RedPitayaScope,
+    ScopeSettings,
+)
+
+__all__ = [
+    "INPUTS",
+    "MAXIMUM_SAMPLES",
+    "MAX_ADC_VALUE",
+    "MIN_ADC_VALUE",
+    "SAMPLE_RATES",
+    "TRIGGER_MODES",
+    "TRIGGER_SLOPES",
+    "RedPitayaConfig",
+    "RedPitayaConfigError",
+    "check_config",
+    "validate_config",
+    "waveform",
+]
+
+# the manual's names
+SAMPLE_RATES = DECIMATIONS  # decimation factors: 1, 2, 4, ... 65536
+INPUTS = ("IN1", "IN2")
+TRIGGER_SOURCES = ("IN1", "IN2", "EXT")
+TRIGGER_SLOPES = ("rising", "falling")
+TRIGGER_MODES = ("normal", "auto")
+TRANSFERS = ("binary", "ascii")
+GAINS = tuple(FULL_SCALE_V)  # LV, HV
+MIN_ADC_VALUE, MAX_ADC_VALUE = ADC_MIN, ADC_MAX
+MAXIMUM_SAMPLES = BUFFER_SIZE
+
+KNOWN_KEYS = (
+    "ip",
+    "port",
+    "timeout",
+    "sample_rate",
+    "negator_IN1",
+    "negator_IN2",
+    "trigger_slope",
+    "trigger_mode",
+    "trigger_level",
+    "trigger_source",
+    "number_of_samples_before_trigger",
+    "set_size",
+    "transfer",
+    "gain",
+    "auto_trigger_interval",
+)
+
+
+class RedPitayaConfigError(ValueError):
+    """A config value of the redpitaya importer is missing or not allowed; the message names the key."""
+
+
+@dataclass(frozen=True)
+class RedPitayaConfig:
+    ip: str
+    sample_rate: int
+    trigger_level: int
+    number_of_samples_before_trigger: int
+    port: int = 5000
+    timeout: float = 5.0
+    negator_IN1: bool = False
+    negator_IN2: bool = False
+    trigger_slope: str = "rising"
+    trigger_mode: str = "normal"
+    trigger_source: str = "IN1"
+    set_size: int = 100
+    transfer: str = "binary"
+    gain: str = "LV"
+    auto_trigger_interval: float = 0.1
+
+    def scope_settings(self, channels: tuple[str, ...], n_samples: int) -> ScopeSettings:
+        return ScopeSettings(
+            decimation=self.sample_rate,
+            n_samples=n_samples,
+            pre_trigger=self.number_of_samples_before_trigger,
+            trigger_source=self.trigger_source,
+            trigger_slope=self.trigger_slope,
+            trigger_level=self.trigger_level,
+            channels=channels,
+            negate=tuple(ch for ch in INPUTS if getattr(self, f"negator_{ch}")),
+            gain=self.gain,
+            averaging=True,  # "Number of samples (125MHz) averaged into one"
+        )
+
+
+def _choices(values) -> str:
+    return ", ".join(map(str, values))
+
+
+def _problems(config: Mapping[str, Any], dtype: np.dtype | None, data_length: int | None) -> list[str]:
+    problems: list[str] = []
+
+    def bad(key: str, message: str) -> None:
+        problems.append(f"config key '{key}': {message}")
+
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+    for key in ("ip", "sample_rate", "trigger_level", "number_of_samples_before_trigger"):
+        if key not in config:
+            bad(key, "is required")
+    ip = config.get("ip")
+    if "ip" in config and (not isinstance(ip, str) or not ip.strip()):
+        bad("ip", f"{ip!r} is not a host name or IP address (a non-empty string, e.g. '192.168.1.100')")
+    if "sample_rate" in config:
+        v = config["sample_rate"]
+        if not is_int(v) or v not in SAMPLE_RATES:
+            bad("sample_rate", f"{v!r} is not allowed (valid decimations: {_choices(SAMPLE_RATES)})")
+    if "trigger_level" in config:
+        v = config["trigger_level"]
+        if not is_int(v) or not MIN_ADC_VALUE <= v <= MAX_ADC_VALUE:
+            bad(
+                "trigger_level",
+                f"{v!r} is not an integer between {MIN_ADC_VALUE} and {MAX_ADC_VALUE} (raw ADC counts)",
+            )
+    if "number_of_samples_before_trigger" in config:
+        v = config["number_of_samples_before_trigger"]
+        hi = (data_length if data_length is not None else MAXIMUM_SAMPLES) - 1
+        if not is_int(v) or not 0 <= v <= hi:
+            bad(
+                "number_of_samples_before_trigger",
+                f"{v!r} is not an integer between 0 and {hi} (data_length - 1)",
+            )
+    if "port" in config:
+        v = config["port"]
+        if not is_int(v) or not 1 <= v <= 65535:
+            bad("port", f"{v!r} is not a TCP port (1..65535; the SCPI server uses 5000)")
+    if "timeout" in config:
+        v = config["timeout"]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0 or not math.isfinite(v):
+            bad("timeout", f"{v!r} is not a positive number of seconds")
+    if "auto_trigger_interval" in config:
+        v = config["auto_trigger_interval"]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+            bad("auto_trigger_interval", f"{v!r} is not a positive number of seconds")
+    for key in ("negator_IN1", "negator_IN2"):
+        if key in config and not isinstance(config[key], bool | np.bool_):
+            bad(key, f"{config[key]!r} is not allowed (valid: true, false)")
+    for key, valid in (
+        ("trigger_slope", TRIGGER_SLOPES),
+        ("trigger_mode", TRIGGER_MODES),
+        ("trigger_source", TRIGGER_SOURCES),
+        ("transfer", TRANSFERS),
+        ("gain", GAINS),
+    ):
+        if key in config and config[key] not in valid:
+            bad(key, f"{config[key]!r} is not allowed (valid: {_choices(valid)})")
+    if "set_size" in config:
+        v = config["set_size"]
+        if not is_int(v) or v < 1:
+            bad("set_size", f"{v!r} is not a positive integer")
+
+    if data_length is not None and not 1 <= data_length <= MAXIMUM_SAMPLES:
+        problems.append(
+            f"sink data_length {data_length} does not fit the Red Pitaya's buffer "
+            f"(1..{MAXIMUM_SAMPLES} samples per event)"
+        )
+    if dtype is not None:
+        names = dtype.names or ()
+        wrong = [n for n in names if n not in INPUTS]
+        if not names or wrong:
+            problems.append(
+                f"sink data_dtype fields {list(names)} not allowed: use IN1 and/or IN2 (int16), "
+                f"e.g. {{IN1: int16, IN2: int16}}"
+            )
+        for n in names:
+            if n in INPUTS and dtype[n].kind not in "iuf":
+                problems.append(f"sink data_dtype field '{n}' must be numeric (int16), is {dtype[n]}")
+    return problems
+
+
+def check_config(
+    config: Mapping[str, Any], dtype: np.dtype | None = None, data_length: int | None = None
+) -> list[str]:
+    """All problems of a redpitaya importer config (and its sink's dtype/data_length), as messages."""
+    return _problems(config, np.dtype(dtype) if dtype is not None else None, data_length)
+
+
+def validate_config(
+    config: Mapping[str, Any], dtype: np.dtype | None = None, data_length: int | None = None
+) -> RedPitayaConfig:
+    """The checked config; ``RedPitayaConfigError`` naming every bad key and what would be valid."""
+    problems = check_config(config, dtype, data_length)
+    if problems:
+        raise RedPitayaConfigError("redpitaya.waveform: " + "; ".join(problems))
+    kwargs = {k: config[k] for k in KNOWN_KEYS if k in config}
+    kwargs["ip"] = kwargs["ip"].strip()
+    for key in ("port", "sample_rate", "trigger_level", "number_of_samples_before_trigger", "set_size"):
+        if key in kwargs:
+            kwargs[key] = int(kwargs[key])
+    for key in ("negator_IN1", "negator_IN2"):
+        if key in kwargs:
+            kwargs[key] = bool(kwargs[key])
+    for key in ("timeout", "auto_trigger_interval"):
+        if key in kwargs:
+            kwargs[key] = float(kwargs[key])
+    return RedPitayaConfig(**kwargs)
+
+
+def waveform(buffer_io):
+    """mimoCoRB2 Function: Use RedPitaya to acquire waveform data.
+
+    Acquires one event per trigger from a Red Pitaya STEMlab 125-14 through its SCPI server
+    (pyvisa with the pure-Python pyvisa-py backend, ``TCPIP::<ip>::<port>::SOCKET``): arms the
+    acquisition (``ACQ:START``, ``ACQ:TRig``), waits for the trigger (``ACQ:TRig:STAT?`` = TD and
+    ``ACQ:TRig:FILL?`` = 1), reads both inputs around the trigger position (``ACQ:TPOS?``,
+    ``ACQ:SOUR<n>:DATA:STArt:N?``) with ``number_of_samples_before_trigger`` samples before the
+    trigger sample, writes the event and re-arms, until the run is stopped. Data are raw ADC
+    counts (int16, ±8192 = ±1 V with the LV jumper, ±20 V with HV), transferred as binary
+    blocks (or ASCII). The board's dead time is the time spent outside waiting for a trigger
+    (reading, writing, re-arming); it is logged every ``set_size`` events and at the end.
+    If the board cannot be reached or stops answering, the worker fails with a message naming
+    the board within ``timeout`` seconds; every event written before is kept. Use
+    ``mimocorb rp-emulator`` to run without hardware.
+
+    Type
+    ----
+    Importer
+
+    Buffers
+    -------
+    sources
+        0
+    sinks
+        1 with data_dtype: {'IN1': int16, 'IN2': int16} (either channel may be omitted)
+        data_length decides the total number of samples (must be larger than
+        number_of_samples_before_trigger and at most MAXIMUM_SAMPLES = 16384)
+    observes
+        0
+
+    Configs
+    -------
+    ip : str
+        IP address (or host name) of the RedPitaya device.
+    port : int, optional (default=5000)
+        TCP port of the SCPI server (another port e.g. for ``mimocorb rp-emulator --port``).
+    timeout : float, optional (default=5)
+        Seconds to wait for the connection and for every answer of the board.
+    sample_rate : int
+        Number of samples (125MHz) averaged into one (decimation). Must be one of the values in
+        SAMPLE_RATES: 1, 2, 4, 8, 16, ... 65536.
+    negator_IN1 : bool, optional (default=False)
+        If True, the IN1 input is negated.
+    negator_IN2 : bool, optional (default=False)
+        If True, the IN2 input is negated.
+    trigger_slope : str, optional (default='rising')
+        Slope of the trigger. Must be one of the values in TRIGGER_SLOPES: rising, falling.
+        Applies to the data as written (after negation).
+    trigger_mode : str, optional (default='normal')
+        Mode of the trigger. Must be one of the values in TRIGGER_MODES: normal (wait for the
+        trigger), auto (force a trigger after auto_trigger_interval seconds without one).
+    trigger_level : int
+        Level of the trigger in raw ADC counts of the data as written (after negation). Must be
+        between MIN_ADC_VALUE (-8192) and MAX_ADC_VALUE (8191); sent to the board as
+        ``level / 8192 * full scale`` volts (full scale 1 V for gain LV, 20 V for HV).
+    trigger_source : str, optional (default='IN1')
+        Source of the trigger. Must be one of the values in INPUTS (IN1, IN2) or EXT.
+    number_of_samples_before_trigger : int
+        Number of samples to acquire before the trigger. Must be an integer between 0 and the
+        total number of samples (data_length) - 1.
+    set_size : int, optional (default=100)
+        Number of events after which the board's error queue is checked and the rate and dead
+        time are logged (the SCPI server needs ``ACQ:START`` for every single capture).
+    transfer : str, optional (default='binary')
+        binary (IEEE-488.2 blocks of int16) or ascii (slower; a fallback).
+    gain : str, optional (default='LV')
+        Input jumper setting, LV (±1 V) or HV (±20 V); scales the trigger level.
+    auto_trigger_interval : float, optional (default=0.1)
+        Seconds without a trigger after which trigger_mode 'auto' forces one.
+
+    Examples
+    --------
+    >>> # setup.yaml
+    >>> # Buffers:
+    >>> #   waveforms: {slot_count: 128, data_length: 2048, data_dtype: {IN1: int16, IN2: int16}}
+    >>> # Workers:
+    >>> #   redpitaya:
+    >>> #     function: importers.redpitaya.waveform
+    >>> #     sinks: [waveforms]
+    >>> #     config: {ip: 192.168.1.100, sample_rate: 4, trigger_level: 500,
+    >>> #              number_of_samples_before_trigger: 256}
+    """
+    from mimocorb_gui.core.templates import Importer
+
+    importer = Importer(buffer_io)
+    example = importer.data_example
+    log = buffer_io.logger
+
+    def stop() -> bool:
+        return bool(getattr(buffer_io, "stop_requested", False))
+
+    def ufunc():
+        cfg = validate_config(buffer_io.config, example.dtype, int(example.shape[0]))
+        channels = tuple(n for n in INPUTS if n in (example.dtype.names or ()))
+        settings = cfg.scope_settings(channels, int(example.shape[0]))
+        scope = RedPitayaScope(cfg.ip, cfg.port, cfg.timeout, cfg.transfer)
+        stats = _Stats()
+        try:
+            scope.open()
+            log.info("connected to %s: %s", scope.where, scope.idn)
+            scope.configure(settings)
+            log.info(
+                "acquiring %d samples of %s (%d before the trigger), decimation %d (%.3g s/sample), "
+                "trigger %s level %d counts = %.4f V",
+                settings.n_samples,
+                "+".join(channels),
+                settings.pre_trigger,
+                settings.decimation,
+                8e-9 * settings.decimation,
+                settings.trigger_command(),
+                settings.trigger_level,
+                settings.trigger_volts(),
+            )
+            max_wait = cfg.auto_trigger_interval if cfg.trigger_mode == "auto" else None
+            while not stop():
+                t_arm = time.monotonic()
+                scope.arm()
+                stats.armed(t_arm)
+                if not scope.wait(stop=stop, max_wait=max_wait):
+                    if stop():
+                        break
+                    scope.force_trigger()  # auto mode: no trigger for auto_trigger_interval
+                    if not scope.wait(stop=stop):
+                        break
+                    stats.forced += 1
+                stats.triggered(time.monotonic())
+                channel_data = scope.read()
+                event = np.empty(example.shape, dtype=example.dtype)
+                for name in channels:
+                    event[name] = channel_data[name]
+                yield event
+                stats.events += 1
+                if stats.events % cfg.set_size == 0:
+                    errors = scope.errors()
+                    if errors:
+                        log.warning("%s reports: %s", scope.where, "; ".join(errors))
+                    log.info("%s", stats.summary())
+        except RedPitayaError as e:
+            log.error("%s; stopping after %d events (all kept)", e, stats.events)
+            raise
+        finally:
+            if scope.is_open:
+                scope.disarm()
+            scope.close()
+            if stats.events:
+                log.info("finished: %s", stats.summary())
+        yield None
+
+    importer(ufunc)
+
+
+class _Stats:
+    """Event rate and board dead time (time not spent waiting for a trigger)."""
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.forced = 0
+        self.t_first: float | None = None
+        self.t_trigger: float | None = None
+        self.dead = 0.0
+        self.t_last_report = time.monotonic()
+        self.events_last_report = 0
+        self.dead_last_report = 0.0
+
+    def armed(self, t: float) -> None:
+        if self.t_first is None:
+            self.t_first = t
+        if self.t_trigger is not None:
+            self.dead += t - self.t_trigger
+
+    def triggered(self, t: float) -> None:
+        self.t_trigger = t
+
+    def summary(self) -> str:
+        now = time.monotonic()
+        span = max(now - self.t_last_report, 1e-9)
+        n = self.events - self.events_last_report
+        dead = self.dead - self.dead_last_report
+        self.t_last_report, self.events_last_report, self.dead_last_report = now, self.events, self.dead
+        total = max(now - (self.t_first or now), 1e-9)
+        forced = f", {self.forced} forced (auto)" if self.forced else ""
+        return (
+            f"{self.events} events{forced}; last {n} at {n / span:.1f}/s, board dead time "
+            f"{100 * dead / span:.1f} % (overall {100 * self.dead / total:.1f} %)"
+        )

@@ -69,6 +69,7 @@ KNOWN_KEYS = (
     "transfer",
     "gain",
     "auto_trigger_interval",
+    "emulate",
 )
 
 
@@ -93,6 +94,7 @@ class RedPitayaConfig:
     transfer: str = "binary"
     gain: str = "LV"
     auto_trigger_interval: float = 0.1
+    emulate: bool = False
 
     def scope_settings(self, channels: tuple[str, ...], n_samples: int) -> ScopeSettings:
         return ScopeSettings(
@@ -122,7 +124,10 @@ def _problems(config: Mapping[str, Any], dtype: np.dtype | None, data_length: in
     def is_int(v: Any) -> bool:
         return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
-    for key in ("ip", "sample_rate", "trigger_level", "number_of_samples_before_trigger"):
+    required = ("sample_rate", "trigger_level", "number_of_samples_before_trigger")
+    if config.get("emulate") is not True:
+        required = ("ip", *required)
+    for key in required:
         if key not in config:
             bad(key, "is required")
     ip = config.get("ip")
@@ -159,7 +164,7 @@ def _problems(config: Mapping[str, Any], dtype: np.dtype | None, data_length: in
         v = config["auto_trigger_interval"]
         if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
             bad("auto_trigger_interval", f"{v!r} is not a positive number of seconds")
-    for key in ("negator_IN1", "negator_IN2"):
+    for key in ("negator_IN1", "negator_IN2", "emulate"):
         if key in config and not isinstance(config[key], bool | np.bool_):
             bad(key, f"{config[key]!r} is not allowed (valid: true, false)")
     for key, valid in (
@@ -210,11 +215,11 @@ def validate_config(
     if problems:
         raise RedPitayaConfigError("redpitaya.waveform: " + "; ".join(problems))
     kwargs = {k: config[k] for k in KNOWN_KEYS if k in config}
-    kwargs["ip"] = kwargs["ip"].strip()
+    kwargs["ip"] = kwargs.get("ip", "127.0.0.1").strip()
     for key in ("port", "sample_rate", "trigger_level", "number_of_samples_before_trigger", "set_size"):
         if key in kwargs:
             kwargs[key] = int(kwargs[key])
-    for key in ("negator_IN1", "negator_IN2"):
+    for key in ("negator_IN1", "negator_IN2", "emulate"):
         if key in kwargs:
             kwargs[key] = bool(kwargs[key])
     for key in ("timeout", "auto_trigger_interval"):
@@ -293,6 +298,10 @@ def waveform(buffer_io):
         Input jumper setting, LV (±1 V) or HV (±20 V); scales the trigger level.
     auto_trigger_interval : float, optional (default=0.1)
         Seconds without a trigger after which trigger_mode 'auto' forces one.
+    emulate : bool, optional (default=False)
+        Demo without hardware: start the built-in Red Pitaya emulator (Cs-137 pulses, 1000/s per
+        input) on a free loopback port in this worker's process and acquire from it over SCPI
+        (ip and port are then ignored).
 
     Examples
     --------
@@ -319,7 +328,17 @@ def waveform(buffer_io):
         cfg = validate_config(buffer_io.config, example.dtype, int(example.shape[0]))
         channels = tuple(n for n in INPUTS if n in (example.dtype.names or ()))
         settings = cfg.scope_settings(channels, int(example.shape[0]))
-        scope = RedPitayaScope(cfg.ip, cfg.port, cfg.timeout, cfg.transfer)
+        emulator = None
+        ip, port = cfg.ip, cfg.port
+        if cfg.emulate:
+            from mimocorb_gui.functions.importers.rp_emulator import EmulatorServer
+
+            emulator = EmulatorServer("127.0.0.1", 0).start()
+            ip, port = emulator.address
+            log.warning(
+                "emulate: true - acquiring from the built-in emulator at %s:%d, not from a board", ip, port
+            )
+        scope = RedPitayaScope(ip, port, cfg.timeout, cfg.transfer)
         stats = _Stats()
         try:
             scope.open()
@@ -368,6 +387,8 @@ def waveform(buffer_io):
             if scope.is_open:
                 scope.disarm()
             scope.close()
+            if emulator is not None:
+                emulator.stop()
             if stats.events:
                 log.info("finished: %s", stats.summary())
         yield None

@@ -1031,7 +1031,7 @@ class EmulatorServer:
                 self._clients = [(c, t) for c, t in self._clients if t.is_alive()]
                 self._clients.append((conn, thread))
                 self.connections += 1
-            log.info("client %s:%d connected", *addr)
+            log.debug("client %s:%d connected", *addr)
             thread.start()
 
 

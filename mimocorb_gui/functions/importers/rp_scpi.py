@@ -177,8 +177,13 @@ class RedPitayaScope:
         return f"Red Pitaya at {self.ip}:{self.port}"
 
     def open(self) -> RedPitayaScope:
+        import logging
+
         import pyvisa
 
+        pyvisa_log = logging.getLogger("pyvisa")
+        if pyvisa_log.level == logging.NOTSET:
+            pyvisa_log.setLevel(logging.WARNING)  # it logs every read at DEBUG: thousands of lines per second
         ms = max(1, int(self.timeout * 1000))
         address = _resolve(self.ip, self.timeout, self.where)
         try:

@@ -1,0 +1,252 @@
+"""A worker is N processes running one function; this module starts them and watches them.
+
+``process_main`` is what runs inside each child: it sends the child's log records and its
+stdout/stderr lines to the parent through a log queue (never the data path), builds the
+``BufferIO``, calls the worker function and, whatever happens, closes the process's sinks and
+drains its sources so that the rest of the pipeline ends in order.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+import traceback
+from dataclasses import dataclass, field
+from multiprocessing.context import BaseContext
+from pathlib import Path
+from typing import Any
+
+from mimocorb_gui.core.bufferio import BufferIO, Config, StopFlag
+from mimocorb_gui.core.ringbuffer import RingBuffer
+
+__all__ = ["ProcessPlan", "Worker", "WorkerStats", "process_main"]
+
+EXIT_FAILED = 1
+
+
+@dataclass
+class ProcessPlan:
+    """Everything one worker process needs; picklable for the spawn start method."""
+
+    worker: str
+    index: int
+    file: str | None
+    function: str
+    config: dict
+    setup_dir: str
+    run_dir: str
+    sources: list[RingBuffer]
+    sinks: list[tuple[RingBuffer, int]]  # buffer and this process's writer id
+    observes: list[RingBuffer]
+    stop_flag: StopFlag
+    log_queue: Any
+    log_level: int = logging.DEBUG
+
+
+class _LineLogger(_io.TextIOBase):
+    """A text stream that logs each complete line (worker prints end up in the run log)."""
+
+    def __init__(self, logger: logging.Logger, level: int) -> None:
+        self._logger = logger
+        self._level = level
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        self._pending += s
+        while "\n" in self._pending:
+            line, self._pending = self._pending.split("\n", 1)
+            if line.strip():
+                self._logger.log(self._level, line.rstrip())
+        return len(s)
+
+    def flush(self) -> None:
+        if self._pending.strip():
+            self._logger.log(self._level, self._pending.rstrip())
+        self._pending = ""
+
+
+class _WorkerTag(logging.Filter):
+    def __init__(self, worker: str, index: int) -> None:
+        super().__init__()
+        self.worker = worker
+        self.index = index
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker = self.worker
+        record.proc_index = self.index
+        return True
+
+
+def _setup_child_logging(plan: ProcessPlan) -> logging.Logger:
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    handler = logging.handlers.QueueHandler(plan.log_queue)
+    handler.addFilter(_WorkerTag(plan.worker, plan.index))
+    root.addHandler(handler)
+    root.setLevel(plan.log_level)
+    logger = logging.getLogger(f"mimocorb.worker.{plan.worker}")
+    sys.stdout = _LineLogger(logger, logging.INFO)
+    sys.stderr = _LineLogger(logger, logging.WARNING)
+    return logger
+
+
+def process_main(plan: ProcessPlan) -> None:
+    """Body of one worker process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the controlling process, which stops in order
+    logger = _setup_child_logging(plan)
+    io = BufferIO(
+        plan.worker,
+        [rb.reader() for rb in plan.sources],
+        [rb.writer(wid) for rb, wid in plan.sinks],
+        [rb.observer() for rb in plan.observes],
+        config=Config(plan.config, worker=plan.worker),
+        setup_dir=plan.setup_dir,
+        run_dir=plan.run_dir,
+        logger=logger,
+        stop_flag=plan.stop_flag,
+        process_index=plan.index,
+    )
+    code = 0
+    try:
+        from mimocorb_gui.core.loader import load_function
+
+        function = load_function(plan.file, plan.function, Path(plan.setup_dir))
+        function(io)
+    except BaseException as exc:  # noqa: BLE001 - every failure must be reported and cleaned up
+        code = EXIT_FAILED
+        logger.error(
+            "worker '%s' (process %d) failed: %s: %s\n%s",
+            plan.worker,
+            plan.index,
+            type(exc).__name__,
+            exc,
+            "".join(traceback.format_exception(exc)).rstrip(),
+        )
+    finally:
+        try:
+            io.shutdown_sinks()
+            io.drain_sources()
+        except BaseException as exc:  # noqa: BLE001
+            logger.error("worker '%s': cleanup failed: %s", plan.worker, exc)
+            code = EXIT_FAILED
+        for s in (sys.stdout, sys.stderr):
+            s.flush()
+        del io
+        for rb in (*plan.sources, *(rb for rb, _ in plan.sinks), *plan.observes):
+            rb.close()
+        logging.shutdown()
+    sys.exit(code)
+
+
+@dataclass
+class WorkerStats:
+    """What the controller knows about one worker."""
+
+    name: str
+    function: str
+    processes: int
+    alive: int
+    cpu_percent: float
+    exitcodes: list[int | None]
+    failed: bool
+    error: str = ""
+
+    @property
+    def state(self) -> str:
+        if self.failed:
+            return "failed"
+        if self.alive:
+            return "running"
+        if all(c == 0 for c in self.exitcodes):
+            return "finished"
+        return "not started" if all(c is None for c in self.exitcodes) else "stopped"
+
+
+@dataclass
+class Worker:
+    """N processes of one worker function."""
+
+    name: str
+    function: str
+    plans: list[ProcessPlan]
+    processes: list = field(default_factory=list)
+    error: str = ""
+    _ps: dict = field(default_factory=dict)
+
+    def start(self, ctx: BaseContext) -> None:
+        from mimocorb_gui.core import workers as _self  # the target must be importable under spawn
+
+        for plan in self.plans:
+            p = ctx.Process(
+                target=_self.process_main, args=(plan,), name=f"mimocorb:{self.name}:{plan.index}", daemon=True
+            )
+            p.start()
+            self.processes.append(p)
+
+    @property
+    def alive(self) -> int:
+        return sum(p.is_alive() for p in self.processes)
+
+    @property
+    def exitcodes(self) -> list[int | None]:
+        return [p.exitcode for p in self.processes]
+
+    @property
+    def failed(self) -> bool:
+        return any(c not in (None, 0) for c in self.exitcodes)
+
+    def sink_ids(self, index: int) -> list[tuple[RingBuffer, int]]:
+        return self.plans[index].sinks
+
+    def cpu_percent(self) -> float:
+        """CPU use of all live processes, in percent of one core, since the previous call."""
+        import psutil
+
+        total = 0.0
+        for p in self.processes:
+            if p.pid is None or not p.is_alive():
+                continue
+            proc = self._ps.get(p.pid)
+            try:
+                if proc is None:
+                    proc = self._ps[p.pid] = psutil.Process(p.pid)
+                    proc.cpu_percent(None)
+                    continue
+                total += proc.cpu_percent(None)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return total
+
+    def stats(self) -> WorkerStats:
+        return WorkerStats(
+            name=self.name,
+            function=self.function,
+            processes=len(self.plans),
+            alive=self.alive,
+            cpu_percent=self.cpu_percent(),
+            exitcodes=self.exitcodes,
+            failed=self.failed,
+            error=self.error,
+        )
+
+    def terminate(self) -> None:
+        for p in self.processes:
+            if p.is_alive():
+                p.terminate()
+
+    def kill(self) -> None:
+        for p in self.processes:
+            if p.is_alive():
+                os.kill(p.pid, signal.SIGKILL)
+
+    def join(self, timeout: float | None = None) -> None:
+        for p in self.processes:
+            p.join(timeout)

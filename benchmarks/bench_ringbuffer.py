@@ -136,8 +136,10 @@ def main() -> None:
                 rows.append(run_case(kind, sizes[kind], readers, observer, ctx))
     floor = copyto_rate(CASES["waveform"]["data_length"] * 16)
     print(f"start method: {args.start_method}; numpy.copyto of one waveform event: {floor / 1e9:.2f} GB/s")
-    print(f"{'case':<9} {'readers':>7} {'observer':>8} {'events':>8} {'events/s':>10} {'MB/s':>9} "
-          f"{'vs copyto':>9} {'obs copies':>10} {'integrity':>9}")
+    print(
+        f"{'case':<9} {'readers':>7} {'observer':>8} {'events':>8} {'events/s':>10} {'MB/s':>9} "
+        f"{'vs copyto':>9} {'obs copies':>10} {'integrity':>9}"
+    )
     for r in rows:
         ratio = f"{r['mbps'] * 1e6 / floor:9.3f}" if r["case"] == "waveform" else f"{'':>9}"
         print(

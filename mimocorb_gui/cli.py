@@ -105,6 +105,10 @@ def cmd_run(args) -> int:
         while not run.wait(0.25):
             now = time.monotonic()
             if args.time is not None and now - t0 >= args.time and run.state in ("running", "paused"):
+                sys.stderr.write(
+                    ("\n" if tty else "")
+                    + f"measurement time of {args.time:g} s reached: stopping in order\n"
+                )
                 run.request_stop(f"measurement time of {args.time:g} s reached")
             if tty:
                 sys.stderr.write("\r" + _progress_line(run) + "\033[K")
@@ -122,7 +126,9 @@ def cmd_run(args) -> int:
         run.close()
     failed = run.failed_workers
     if failed:
-        print(f"error: worker(s) failed: {', '.join(failed)} (see {run.run_dir / 'run.log'})", file=sys.stderr)
+        print(
+            f"error: worker(s) failed: {', '.join(failed)} (see {run.run_dir / 'run.log'})", file=sys.stderr
+        )
         return EXIT_WORKER_FAILED
     print(f"finished: {run.run_dir}", file=sys.stderr)
     return EXIT_OK
@@ -161,9 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("setup", nargs="?", help="setup YAML file to open")
     p = sub.add_parser("run", help="run a setup headless until every worker has finished")
     p.add_argument("setup", help="setup YAML file")
-    p.add_argument("--time", type=_parse_duration, help="stop in order after this long (s, mm:ss or hh:mm:ss)")
+    p.add_argument(
+        "--time", type=_parse_duration, help="stop in order after this long (s, mm:ss or hh:mm:ss)"
+    )
     p.add_argument("--start-method", choices=multiprocessing.get_all_start_methods(), default=None)
-    p.add_argument("--run-root", default=None, help="directory for run_<timestamp> (default: target_directory)")
+    p.add_argument(
+        "--run-root", default=None, help="directory for run_<timestamp> (default: target_directory)"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="print every log line, not only warnings")
     p = sub.add_parser("check", help="validate a setup and print every problem")
     p.add_argument("setup", help="setup YAML file")

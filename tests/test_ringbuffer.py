@@ -142,9 +142,7 @@ def test_string_dtype_fields(no_shm_leak):
 
 @settings(max_examples=25, deadline=None)
 @given(
-    fields=st.lists(
-        st.sampled_from(["i1", "u2", "i4", "i8", "f4", "f8", "S7", "?"]), min_size=1, max_size=5
-    ),
+    fields=st.lists(st.sampled_from(["i1", "u2", "i4", "i8", "f4", "f8", "S7", "?"]), min_size=1, max_size=5),
     length=st.integers(1, 50),
     slots=st.integers(1, 6),
 )
@@ -193,7 +191,9 @@ def test_three_process_filter_delivers_each_event_exactly_once(start_method, no_
         procs = [ctx.Process(target=mp_helpers.importer, args=(src, 0, n))]
         # filter processes end at different times: process 2 is slow, so its siblings close first
         for i in range(3):
-            procs.append(ctx.Process(target=mp_helpers.passing_filter, args=(src, [(dst, i)], "f", 0.002 * (i == 2))))
+            procs.append(
+                ctx.Process(target=mp_helpers.passing_filter, args=(src, [(dst, i)], "f", 0.002 * (i == 2)))
+            )
         procs.append(ctx.Process(target=mp_helpers.collect, args=(dst, q, True)))
         _run(procs)
         counters, consistent = q.get(timeout=100)
@@ -241,7 +241,9 @@ def test_shutdown_propagates_through_a_four_stage_chain(start_method, no_shm_lea
     try:
         procs = [ctx.Process(target=mp_helpers.importer, args=(bufs[0], 0, n))]
         for i in range(3):
-            procs.append(ctx.Process(target=mp_helpers.exporter, args=(bufs[i], [(bufs[i + 1], 0)], f"stage{i}")))
+            procs.append(
+                ctx.Process(target=mp_helpers.exporter, args=(bufs[i], [(bufs[i + 1], 0)], f"stage{i}"))
+            )
         procs.append(ctx.Process(target=mp_helpers.collect, args=(bufs[3], q)))
         _run(procs)
         counters, _ = q.get(timeout=100)

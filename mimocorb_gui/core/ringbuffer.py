@@ -241,7 +241,9 @@ class RingBuffer:
         self._owner_pid = -1
         self._map()
         if self._hdr[_MAGIC] != _MAGIC_VALUE:
-            raise RuntimeError(f"buffer '{self.name}': shared memory {state['shm_name']} is not a ring buffer")
+            raise RuntimeError(
+                f"buffer '{self.name}': shared memory {state['shm_name']} is not a ring buffer"
+            )
 
     # ----- handles ---------------------------------------------------------------------------
     def writer(self, writer_id: int = 0) -> Writer:

@@ -190,7 +190,12 @@ class Run:
             try:
                 for name, spec in setup.buffers.items():
                     rb = RingBuffer(
-                        name, spec.slot_count, spec.data_length, spec.dtype, n_writers=max(1, writers[name]), ctx=self.ctx
+                        name,
+                        spec.slot_count,
+                        spec.data_length,
+                        spec.dtype,
+                        n_writers=max(1, writers[name]),
+                        ctx=self.ctx,
                     )
                     self.buffers[name] = rb
                     if writers[name] == 0:
@@ -224,7 +229,9 @@ class Run:
                     self.workers[wname] = Worker(wname, w.function, plans)
                 _LIVE_RUNS.add(self)
                 self._t_start = time.monotonic()
-                self._record("run", logging.INFO, f"run started in {self.run_dir} ({self.ctx.get_start_method()})")
+                self._record(
+                    "run", logging.INFO, f"run started in {self.run_dir} ({self.ctx.get_start_method()})"
+                )
                 for worker in self.workers.values():
                     worker.start(self.ctx)
             except BaseException:
@@ -233,7 +240,9 @@ class Run:
                 raise
             self._state = "running"
             self._log_thread = threading.Thread(target=self._log_loop, name="mimocorb-log", daemon=True)
-            self._monitor_thread = threading.Thread(target=self._monitor_loop, name="mimocorb-monitor", daemon=True)
+            self._monitor_thread = threading.Thread(
+                target=self._monitor_loop, name="mimocorb-monitor", daemon=True
+            )
             self._log_thread.start()
             self._monitor_thread.start()
             return self.run_dir
@@ -325,6 +334,9 @@ class Run:
 
     def _check_processes(self) -> bool:
         """Handle ended processes; returns True once all of them ended."""
+        if self._stop_flag.is_set() and self._state in ("running", "paused"):
+            self._stop_flag.clear()  # set by a failing worker process: make it an ordinary stop request
+            self.request_stop("stopping because a worker failed")
         all_done = True
         for w in self.workers.values():
             for i, p in enumerate(w.processes):
@@ -362,7 +374,9 @@ class Run:
             readers = [w for w in self.workers.values() if name in self.setup.workers[w.name].sources]
             if readers and all(w.alive == 0 for w in readers):
                 rb.abort()
-                self._record("run", logging.WARNING, f"buffer '{name}' has no reader left: new events are dropped")
+                self._record(
+                    "run", logging.WARNING, f"buffer '{name}' has no reader left: new events are dropped"
+                )
 
     # ----- logs -----------------------------------------------------------------------------
     def _record(self, worker: str, levelno: int, message: str) -> None:
@@ -396,7 +410,13 @@ class Run:
             if rec is None:
                 return
             self._deliver(
-                LogEntry(rec.created, getattr(rec, "worker", rec.name), rec.levelname, rec.levelno, rec.getMessage())
+                LogEntry(
+                    rec.created,
+                    getattr(rec, "worker", rec.name),
+                    rec.levelname,
+                    rec.levelno,
+                    rec.getMessage(),
+                )
             )
 
     def log_records(self) -> list[LogEntry]:

@@ -100,7 +100,9 @@ def _setup_child_logging(plan: ProcessPlan) -> logging.Logger:
 
 def process_main(plan: ProcessPlan) -> None:
     """Body of one worker process."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the controlling process, which stops in order
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # Ctrl-C goes to the controlling process, which stops in order
     logger = _setup_child_logging(plan)
     io = BufferIO(
         plan.worker,
@@ -131,6 +133,8 @@ def process_main(plan: ProcessPlan) -> None:
             "".join(traceback.format_exception(exc)).rstrip(),
         )
     finally:
+        if code != 0:
+            plan.stop_flag.set()  # the run ends in order: importers stop, and draining below can finish
         try:
             io.shutdown_sinks()
             io.drain_sources()
@@ -186,7 +190,10 @@ class Worker:
 
         for plan in self.plans:
             p = ctx.Process(
-                target=_self.process_main, args=(plan,), name=f"mimocorb:{self.name}:{plan.index}", daemon=True
+                target=_self.process_main,
+                args=(plan,),
+                name=f"mimocorb:{self.name}:{plan.index}",
+                daemon=True,
             )
             p.start()
             self.processes.append(p)

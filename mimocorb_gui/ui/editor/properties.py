@@ -1,0 +1,665 @@
+"""Property panel of the selected node: buffer size and dtype fields, worker function and config.
+
+Every change goes through the editor's editing methods, so each is one undo step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QStackedWidget,
+    QStyledItemDelegate,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mimocorb_gui.core.setup import DTYPE_EXAMPLES
+
+ORIGIN_ROLE = Qt.ItemDataRole.UserRole + 1
+GREY = QColor("#7a828a")
+
+
+def parse_value(text: str) -> Any:
+    """A config value typed by the user: YAML scalars/flow collections, else the plain string."""
+    text = text.strip()
+    if text == "":
+        return None
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return text if value is None and text not in ("null", "~", "None") else value
+
+
+def format_value(value: Any) -> str:
+    """How a config value is shown for editing (the inverse of :func:`parse_value`)."""
+    if isinstance(value, str):
+        try:
+            reparsed = yaml.safe_load(value) if value.strip() else value
+        except yaml.YAMLError:
+            reparsed = value
+        return value if reparsed == value else f"'{value}'"
+    if value is None:
+        return "null"
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    if text.endswith("\n..."):
+        text = text[:-4]
+    return text.removesuffix("...").strip()
+
+
+class _DtypeDelegate(QStyledItemDelegate):
+    """An editable combo of common numpy dtypes for the dtype column."""
+
+    def createEditor(self, parent, option, index):
+        combo = QComboBox(parent)
+        combo.setEditable(True)
+        combo.addItems(list(DTYPE_EXAMPLES))
+        return combo
+
+    def setEditorData(self, editor, index):
+        editor.setCurrentText(index.data() or "")
+
+    def setModelData(self, editor, model, index):
+        model.setData(index, editor.currentText().strip())
+
+
+def _title(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    font.setPointSizeF(font.pointSizeF() * 1.1)
+    label.setFont(font)
+    return label
+
+
+def _wrap_label(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+    return label
+
+
+class PropertyPanel(QWidget):
+    """Shows and edits the selected node (``show_node((kind, name))``), or the setup when none."""
+
+    def __init__(self, editor) -> None:
+        super().__init__(editor)
+        self.editor = editor
+        self.key: tuple[str, str] | None = None
+        self._filling = False
+        self._refresh_pending = False
+        self.stack = QStackedWidget(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.stack)
+        self.setMinimumWidth(260)
+        self._build_setup_page()
+        self._build_buffer_page()
+        self._build_worker_page()
+
+    # ------------------------------------------------------------------ pages
+
+    def _build_setup_page(self) -> None:
+        page = QWidget()
+        v = QVBoxLayout(page)
+        self.setup_title = _title("Setup")
+        v.addWidget(self.setup_title)
+        form = QFormLayout()
+        self.target_edit = QLineEdit()
+        self.target_edit.setPlaceholderText("runs (relative to the setup file)")
+        self.target_edit.editingFinished.connect(self._commit_target)
+        form.addRow("target_directory", self.target_edit)
+        v.addLayout(form)
+        self.setup_info = _wrap_label()
+        v.addWidget(self.setup_info)
+        hint = _wrap_label(
+            "<span style='color:#66707a'>Drag functions and <b>Buffer</b> from the palette onto the canvas. "
+            "Drag from a node's port (circle) to another node to connect. Select a node to edit it here.</span>"
+        )
+        v.addWidget(hint)
+        v.addStretch(1)
+        self.setup_page = page
+        self.stack.addWidget(page)
+
+    def _build_buffer_page(self) -> None:
+        page = QWidget()
+        v = QVBoxLayout(page)
+        v.addWidget(_title("Buffer"))
+        form = QFormLayout()
+        self.buffer_name = QLineEdit()
+        self.buffer_name.editingFinished.connect(lambda: self._commit_name(self.buffer_name))
+        self.slot_count = QSpinBox()
+        self.slot_count.setRange(1, 1_000_000)
+        self.slot_count.setKeyboardTracking(False)
+        self.slot_count.valueChanged.connect(lambda v: self._commit_buffer("slot_count", v))
+        self.data_length = QSpinBox()
+        self.data_length.setRange(1, 100_000_000)
+        self.data_length.setKeyboardTracking(False)
+        self.data_length.valueChanged.connect(lambda v: self._commit_buffer("data_length", v))
+        form.addRow("name", self.buffer_name)
+        form.addRow("slot_count", self.slot_count)
+        form.addRow("data_length", self.data_length)
+        v.addLayout(form)
+        v.addWidget(QLabel("data_dtype (one row per field)"))
+        self.dtype_table = QTableWidget(0, 2)
+        self.dtype_table.setHorizontalHeaderLabels(["field", "dtype"])
+        self.dtype_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.dtype_table.verticalHeader().setVisible(False)
+        self.dtype_table.setItemDelegateForColumn(1, _DtypeDelegate(self.dtype_table))
+        self.dtype_table.itemChanged.connect(self._commit_dtype)
+        v.addWidget(self.dtype_table, 1)
+        row = QHBoxLayout()
+        self.add_field_button = QPushButton("Add field")
+        self.add_field_button.clicked.connect(self._add_field)
+        self.remove_field_button = QPushButton("Remove field")
+        self.remove_field_button.clicked.connect(self._remove_field)
+        row.addWidget(self.add_field_button)
+        row.addWidget(self.remove_field_button)
+        row.addStretch(1)
+        v.addLayout(row)
+        self.buffer_info = _wrap_label()
+        v.addWidget(self.buffer_info)
+        self.buffer_page = page
+        self.stack.addWidget(page)
+
+    def _build_worker_page(self) -> None:
+        page = QWidget()
+        v = QVBoxLayout(page)
+        v.addWidget(_title("Worker"))
+        form = QFormLayout()
+        self.worker_name = QLineEdit()
+        self.worker_name.editingFinished.connect(lambda: self._commit_name(self.worker_name))
+        self.function_combo = QComboBox()
+        self.function_combo.setEditable(True)
+        self.function_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.function_combo.activated.connect(lambda _i: self._commit_function())
+        self.function_combo.lineEdit().editingFinished.connect(self._commit_function)
+        file_row = QHBoxLayout()
+        self.file_edit = QLineEdit()
+        self.file_edit.setPlaceholderText("(prebuilt function)")
+        self.file_edit.editingFinished.connect(self._commit_file)
+        browse = QToolButton()
+        browse.setText("…")
+        browse.setToolTip("Choose a python file")
+        browse.clicked.connect(self._browse_file)
+        file_row.addWidget(self.file_edit, 1)
+        file_row.addWidget(browse)
+        self.processes = QSpinBox()
+        self.processes.setRange(1, 256)
+        self.processes.setKeyboardTracking(False)
+        self.processes.valueChanged.connect(lambda n: self._commit_worker("number_of_processes", n))
+        form.addRow("name", self.worker_name)
+        form.addRow("function", self.function_combo)
+        form.addRow("file", file_row)
+        form.addRow("processes", self.processes)
+        v.addLayout(form)
+        self.function_info = _wrap_label()
+        v.addWidget(self.function_info)
+        v.addWidget(QLabel("config"))
+        self.config_table = QTableWidget(0, 3)
+        self.config_table.setHorizontalHeaderLabels(["key", "value", "default / from"])
+        header = self.config_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+        self.config_table.verticalHeader().setVisible(False)
+        self.config_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.config_table.setWordWrap(False)
+        self.config_table.itemChanged.connect(self._commit_config_item)
+        v.addWidget(self.config_table, 1)
+        self.config_files = _wrap_label()
+        v.addWidget(self.config_files)
+        self.worker_page = page
+        self.stack.addWidget(page)
+
+    # ------------------------------------------------------------------ showing
+
+    def show_node(self, key: tuple[str, str] | None) -> None:
+        self.key = tuple(key) if key is not None else None
+        self._refresh_now()
+
+    def refresh(self) -> None:
+        """Re-read the model (deferred: edits may come from inside this panel's own signals)."""
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            QTimer.singleShot(0, self._refresh_now)
+
+    def _refresh_now(self) -> None:
+        self._refresh_pending = False
+        setup = self.editor.setup
+        if setup is None:
+            self.stack.setCurrentWidget(self.setup_page)
+            self.setup_title.setText("No setup")
+            return
+        if self.key is not None:
+            names = setup.buffer_names if self.key[0] == "buffer" else setup.worker_names
+            if self.key[1] not in names:
+                self.key = None
+        self._filling = True
+        try:
+            if self.key is None:
+                self._fill_setup(setup)
+            elif self.key[0] == "buffer":
+                self._fill_buffer(setup, self.key[1])
+            else:
+                self._fill_worker(setup, self.key[1])
+        finally:
+            self._filling = False
+
+    def _fill_setup(self, setup) -> None:
+        self.stack.setCurrentWidget(self.setup_page)
+        self.setup_title.setText(f"Setup {setup.name}")
+        raw = setup.document.get("target_directory")
+        self.target_edit.setText(str(raw) if isinstance(raw, str) else "")
+        self.setup_info.setText(
+            f"<span style='color:#66707a'>{setup.path}<br>{len(setup.buffer_names)} buffers, "
+            f"{len(setup.worker_names)} workers<br>runs go to {setup.target_directory}</span>"
+        )
+
+    def _fill_buffer(self, setup, name: str) -> None:
+        self.stack.setCurrentWidget(self.buffer_page)
+        spec = setup.buffers[name]
+        self.buffer_name.setText(name)
+        self.slot_count.setValue(spec.slot_count if isinstance(spec.slot_count, int) else 1)
+        self.data_length.setValue(spec.data_length if isinstance(spec.data_length, int) else 1)
+        self.dtype_table.blockSignals(True)
+        self.dtype_table.setRowCount(0)
+        for field, dt in spec.data_dtype.items():
+            row = self.dtype_table.rowCount()
+            self.dtype_table.insertRow(row)
+            self.dtype_table.setItem(row, 0, QTableWidgetItem(str(field)))
+            self.dtype_table.setItem(row, 1, QTableWidgetItem(str(dt)))
+        self.dtype_table.blockSignals(False)
+        size = (
+            f"{spec.dtype.itemsize * (spec.data_length or 0)} bytes per event"
+            if spec.dtype is not None
+            else ""
+        )
+        users = []
+        for wname, w in setup.workers.items():
+            for role, verb in (("sinks", "written by"), ("sources", "read by"), ("observes", "observed by")):
+                if name in getattr(w, role):
+                    users.append(f"{verb} {wname}")
+        self.buffer_info.setText(f"<span style='color:#66707a'>{size}<br>{'; '.join(users)}</span>")
+
+    def _function_doc(self, setup, spec):
+        from mimocorb_gui.core import loader
+
+        if not spec.function:
+            return None
+        try:
+            return loader.function_doc(spec.function, spec.file, setup.setup_dir)
+        except Exception:  # noqa: BLE001 - shown by validation
+            return None
+
+    def _fill_worker(self, setup, name: str) -> None:
+        from mimocorb_gui.core import loader
+
+        self.stack.setCurrentWidget(self.worker_page)
+        spec = setup.workers[name]
+        self.worker_name.setText(name)
+        self.file_edit.setText(spec.file or "")
+        self.processes.setValue(spec.number_of_processes if isinstance(spec.number_of_processes, int) else 1)
+        self.function_combo.blockSignals(True)
+        self.function_combo.clear()
+        try:
+            choices = loader.available_functions(spec.file, setup.setup_dir)
+        except Exception:  # noqa: BLE001
+            choices = []
+        self.function_combo.addItems(choices)
+        self.function_combo.setCurrentText(spec.function)
+        self.function_combo.blockSignals(False)
+        doc = self._function_doc(setup, spec)
+        if doc is not None:
+            parts = [f"<b>{doc.type or 'function'}</b>: {_esc(doc.summary)}"]
+            for role in ("sources", "sinks", "observes"):
+                text = getattr(doc, role)
+                if text:
+                    parts.append(f"<i>{role}</i>: {_esc(text)}")
+            self.function_info.setText("<span style='color:#3b4350'>" + "<br>".join(parts) + "</span>")
+            self.function_info.setToolTip(doc.description)
+        else:
+            self.function_info.setText(
+                "<span style='color:#b71c1c'>function not found</span>" if spec.function else ""
+            )
+            self.function_info.setToolTip("")
+        self._fill_config(setup, name, spec, doc)
+
+    def _fill_config(self, setup, name: str, spec, doc) -> None:
+        origins = config_origins(setup, name)
+        inline = inline_config(setup, name)
+        keys = list(origins)
+        documented = {c.key: c for c in (doc.configs if doc is not None else [])}
+        for k in documented:
+            if k not in keys:
+                keys.append(k)
+        table = self.config_table
+        table.blockSignals(True)
+        table.setRowCount(0)
+        italic = QFont()
+        italic.setItalic(True)
+        for key in keys:
+            row = table.rowCount()
+            table.insertRow(row)
+            c = documented.get(key)
+            key_item = QTableWidgetItem(key)
+            key_item.setFlags(key_item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            tip = f"<b>{key}</b>"
+            if c is not None:
+                tip += f" ({_esc(c.type)})" if c.type else ""
+                tip += f"<br>{_esc(c.description)}" if c.description else ""
+                if c.default is None:
+                    tip += "<br><b>required</b>"
+            else:
+                tip += "<br>not documented by the function"
+                key_item.setForeground(QBrush(GREY))
+            key_item.setToolTip(tip)
+            if key in inline:
+                value_text = format_value(inline[key])
+            elif key in origins:
+                value_text = format_value(spec.config.get(key))
+            else:
+                value_text = ""
+            value_item = QTableWidgetItem(value_text)
+            value_item.setData(ORIGIN_ROLE, key)
+            value_item.setToolTip(tip)
+            if key not in inline and key in origins:
+                value_item.setForeground(QBrush(GREY))  # inherited: typing here overrides it in the setup
+            origin = origins.get(key)
+            if origin is not None and key not in inline:
+                third = f"from {origin}"
+            elif c is not None:
+                third = "required" if c.default is None else f"default {c.default}"
+            else:
+                third = ""
+            third_item = QTableWidgetItem(third)
+            third_item.setFlags(third_item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            third_item.setForeground(
+                QBrush(QColor("#b71c1c") if third == "required" and key not in origins else GREY)
+            )
+            third_item.setFont(italic)
+            third_item.setToolTip(tip)
+            table.setItem(row, 0, key_item)
+            table.setItem(row, 1, value_item)
+            table.setItem(row, 2, third_item)
+        # the last row adds a key
+        row = table.rowCount()
+        table.insertRow(row)
+        new_key = QTableWidgetItem("")
+        new_key.setData(ORIGIN_ROLE, "__new__")
+        new_key.setToolTip("type a new config key here")
+        table.setItem(row, 0, new_key)
+        placeholder = QTableWidgetItem("")
+        placeholder.setFlags(placeholder.flags() & ~Qt.ItemFlag.ItemIsEditable)
+        table.setItem(row, 1, placeholder)
+        hint = QTableWidgetItem("add key…")
+        hint.setFlags(hint.flags() & ~Qt.ItemFlag.ItemIsEditable)
+        hint.setForeground(QBrush(GREY))
+        table.setItem(row, 2, hint)
+        table.blockSignals(False)
+        table.resizeColumnToContents(2)
+        files = []
+        for path in spec.config_files:
+            try:
+                files.append(Path(path).relative_to(setup.setup_dir).as_posix())
+            except ValueError:
+                files.append(str(path))
+        self.config_files.setText(
+            "<span style='color:#66707a'>loads config from: " + ", ".join(_esc(f) for f in files) + "</span>"
+            if files
+            else ""
+        )
+
+    # ------------------------------------------------------------------ committing
+
+    def _commit_target(self) -> None:
+        if self._filling or self.editor.setup is None:
+            return
+        text = self.target_edit.text().strip()
+        raw = self.editor.setup.document.get("target_directory")
+        if (text or None) != (str(raw) if isinstance(raw, str) else None):
+            self.editor.set_setup_field("target_directory", text or None)
+
+    def _commit_name(self, edit: QLineEdit) -> None:
+        if self._filling or self.key is None:
+            return
+        new = edit.text().strip()
+        if new and new != self.key[1]:
+            kind = self.key[0]
+            if self.editor.rename_node(kind, self.key[1], new):
+                self.key = (kind, new)
+            else:
+                edit.setText(self.key[1])
+
+    def _commit_buffer(self, key: str, value: Any) -> None:
+        if self._filling or self.key is None or self.key[0] != "buffer":
+            return
+        if getattr(self.editor.setup.buffers[self.key[1]], key) != value:
+            self.editor.set_buffer_field(self.key[1], key, value)
+
+    def _commit_dtype(self, _item=None) -> None:
+        if self._filling or self.key is None or self.key[0] != "buffer":
+            return
+        fields: dict[str, str] = {}
+        for row in range(self.dtype_table.rowCount()):
+            f = self.dtype_table.item(row, 0)
+            d = self.dtype_table.item(row, 1)
+            fname = f.text().strip() if f is not None else ""
+            dt = d.text().strip() if d is not None else ""
+            if fname:
+                fields[fname] = dt or "float32"
+        if fields and fields != self.editor.setup.buffers[self.key[1]].data_dtype:
+            self.editor.set_buffer_field(self.key[1], "data_dtype", fields)
+        else:
+            self.refresh()
+
+    def _add_field(self) -> None:
+        if self.key is None or self.key[0] != "buffer":
+            return
+        fields = dict(self.editor.setup.buffers[self.key[1]].data_dtype)
+        i = len(fields) + 1
+        while f"field{i}" in fields:
+            i += 1
+        fields[f"field{i}"] = "float32"
+        self.editor.set_buffer_field(self.key[1], "data_dtype", fields)
+
+    def _remove_field(self) -> None:
+        if self.key is None or self.key[0] != "buffer":
+            return
+        row = self.dtype_table.currentRow()
+        fields = dict(self.editor.setup.buffers[self.key[1]].data_dtype)
+        if row < 0 or len(fields) <= 1:
+            return
+        name = self.dtype_table.item(row, 0).text()
+        fields.pop(name, None)
+        self.editor.set_buffer_field(self.key[1], "data_dtype", fields)
+
+    def _commit_worker(self, key: str, value: Any) -> None:
+        if self._filling or self.key is None or self.key[0] != "worker":
+            return
+        if getattr(self.editor.setup.workers[self.key[1]], key) != value:
+            self.editor.set_worker_field(self.key[1], key, value)
+
+    def _commit_function(self) -> None:
+        if self._filling or self.key is None or self.key[0] != "worker":
+            return
+        text = self.function_combo.currentText().strip()
+        if text and text != self.editor.setup.workers[self.key[1]].function:
+            self.editor.set_worker_field(self.key[1], "function", text)
+
+    def _commit_file(self) -> None:
+        if self._filling or self.key is None or self.key[0] != "worker":
+            return
+        text = self.file_edit.text().strip()
+        if (text or None) != self.editor.setup.workers[self.key[1]].file:
+            self.editor.set_worker_field(self.key[1], "file", text or None)
+
+    def _browse_file(self) -> None:
+        if self.key is None or self.editor.setup is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Worker file", str(self.editor.setup.setup_dir), "Python files (*.py)"
+        )
+        if path:
+            self.file_edit.setText(self.editor._relative(path))  # noqa: SLF001 - same package
+            self._commit_file()
+
+    def _commit_config_item(self, item: QTableWidgetItem) -> None:
+        if self._filling or self.key is None or self.key[0] != "worker":
+            return
+        tag = (
+            self.config_table.item(item.row(), 0).data(ORIGIN_ROLE)
+            if self.config_table.item(item.row(), 0)
+            else None
+        )
+        if tag == "__new__" and item.column() == 0:
+            key = item.text().strip()
+            if key:
+                self.set_config_value(key, None, add=True)
+            return
+        if item.column() != 1:
+            return
+        key = item.data(ORIGIN_ROLE)
+        if key:
+            self.set_config_value(key, item.text())
+
+    def set_config_value(self, key: str, text: str | None, add: bool = False) -> bool:
+        """Set (``text``) or remove (empty text) the worker's own value of config ``key``."""
+        if self.key is None or self.key[0] != "worker":
+            return False
+        name = self.key[1]
+        setup = self.editor.setup
+        inline = inline_config(setup, name)
+        if add:
+            if key in inline:
+                self.refresh()
+                return False
+            value = None
+            doc = self._function_doc(setup, setup.workers[name])
+            c = doc.config(key) if doc is not None else None
+            if c is not None and c.default not in (None, "None"):
+                value = parse_value(c.default)
+            new = with_inline_value(setup, name, key, value, present=True)
+        else:
+            value = parse_value(text or "")
+            if (text or "").strip() == "":
+                if key not in inline:
+                    self.refresh()
+                    return False
+                new = with_inline_value(setup, name, key, None, present=False)
+            else:
+                if key in inline and inline[key] == value and type(inline[key]) is type(value):
+                    self.refresh()
+                    return False
+                new = with_inline_value(setup, name, key, value, present=True)
+        done = self.editor.set_worker_field(name, "config", new)
+        if not done:
+            self.refresh()
+        return done
+
+
+# ====================================================================== config helpers (plain data)
+
+
+def _esc(text: str) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _raw_worker(setup, name: str):
+    workers = setup.document.get("Workers")
+    return workers.get(name) if isinstance(workers, Mapping) else None
+
+
+def _plain(value):
+    from mimocorb_gui.core.setup import _plain as plain
+
+    return plain(value)
+
+
+def inline_config(setup, name: str) -> dict[str, Any]:
+    """The config keys written in the setup itself for worker ``name`` (not from files)."""
+    raw = _raw_worker(setup, name)
+    config = raw.get("config") if isinstance(raw, Mapping) else None
+    result: dict[str, Any] = {}
+    entries = config if isinstance(config, list) else [config]
+    for entry in entries:
+        if isinstance(entry, Mapping):
+            result.update(_plain(entry))
+    return result
+
+
+def config_origins(setup, name: str) -> dict[str, str]:
+    """``{key: where its effective value comes from}``: 'setup', a config file name, or 'base_config'."""
+    origins: dict[str, str] = {}
+
+    def walk(raw, label_inline: str) -> None:
+        entries = raw if isinstance(raw, list) else ([raw] if raw is not None else [])
+        for entry in entries:
+            if isinstance(entry, Mapping):
+                for k in entry:
+                    origins[str(k)] = label_inline
+            elif isinstance(entry, str):
+                data, _files = setup._merged_config(entry, "config", None)  # noqa: SLF001 - the model's reader
+                for k in data:
+                    origins[str(k)] = entry
+
+    walk(setup.document.get("base_config"), "base_config")
+    raw = _raw_worker(setup, name)
+    walk(raw.get("config") if isinstance(raw, Mapping) else None, "setup")
+    return origins
+
+
+def with_inline_value(setup, name: str, key: str, value: Any, present: bool) -> Any:
+    """The worker's new ``config`` value with ``key`` set (or removed), files and order kept."""
+    raw = _raw_worker(setup, name)
+    config = _plain(raw.get("config")) if isinstance(raw, Mapping) else None
+    if config is None or (isinstance(config, Mapping) and not config):
+        return {key: value} if present else None
+    if isinstance(config, Mapping):
+        new = dict(config)
+        if present:
+            new[key] = value
+        else:
+            new.pop(key, None)
+        return new or None
+    if isinstance(config, str):
+        return [config, {key: value}] if present else config
+    if isinstance(config, list):
+        new_list = list(config)
+        maps = [i for i, e in enumerate(new_list) if isinstance(e, Mapping)]
+        if present:
+            if maps:
+                i = maps[-1]
+                new_list[i] = {**new_list[i], key: value}
+            else:
+                new_list.append({key: value})
+        else:
+            for i in maps:
+                if key in new_list[i]:
+                    entry = dict(new_list[i])
+                    entry.pop(key)
+                    new_list[i] = entry
+            new_list = [e for e in new_list if not (isinstance(e, Mapping) and not e)]
+        return new_list or None
+    return {key: value} if present else config

@@ -56,7 +56,8 @@ def exporter_main(rb, queue):
     queue.put((time.perf_counter(), np.asarray(counters, dtype=np.int64)))
 
 
-def observer_main(rb, queue, done):
+def observer_main(rb, queue, done, interval):
+    """Copy the newest event flat out (interval 0) or every ``interval`` seconds (a display's pace)."""
     obs = rb.observer()
     copies = 0
     while not done.is_set():
@@ -64,10 +65,15 @@ def observer_main(rb, queue, done):
             copies += 1
         if rb.closed:
             break
+        if interval:
+            time.sleep(interval)
     queue.put(copies)
 
 
-def run_case(kind: str, n: int, readers: int, observer: bool, ctx) -> dict:
+OBSERVERS = {"none": None, "flat out": 0.0, "1 kHz": 0.001}
+
+
+def run_case(kind: str, n: int, readers: int, observer: str, ctx) -> dict:
     spec = CASES[kind]
     rb = RingBuffer(kind, spec["slot_count"], spec["data_length"], spec["dtype"], ctx=ctx)
     q, q_obs = ctx.Queue(), ctx.Queue()
@@ -75,8 +81,9 @@ def run_case(kind: str, n: int, readers: int, observer: bool, ctx) -> dict:
     t_start = ctx.Value("d", 0.0)
     try:
         procs = [ctx.Process(target=exporter_main, args=(rb, q)) for _ in range(readers)]
-        if observer:
-            procs.append(ctx.Process(target=observer_main, args=(rb, q_obs, done)))
+        interval = OBSERVERS[observer]
+        if interval is not None:
+            procs.append(ctx.Process(target=observer_main, args=(rb, q_obs, done, interval)))
         procs.append(ctx.Process(target=importer_main, args=(rb, n, go, t_start)))
         for p in procs:
             p.start()
@@ -84,7 +91,7 @@ def run_case(kind: str, n: int, readers: int, observer: bool, ctx) -> dict:
         go.set()
         results = [q.get(timeout=600) for _ in range(readers)]
         done.set()
-        copies = q_obs.get(timeout=60) if observer else 0
+        copies = q_obs.get(timeout=60) if interval is not None else 0
         for p in procs:
             p.join(60)
         t_end = max(t for t, _ in results)
@@ -109,16 +116,16 @@ def run_case(kind: str, n: int, readers: int, observer: bool, ctx) -> dict:
         rb.unlink()
 
 
-def copyto_rate(event_bytes: int, seconds: float = 1.0) -> float:
-    """Bytes/s of numpy.copyto between two arrays of one event's size (the bandwidth floor)."""
+def copyto_rate(event_bytes: int, slots: int, seconds: float = 1.0) -> float:
+    """Bytes/s of numpy.copyto of one event into rotating slot-sized arrays (the bandwidth floor)."""
     src = np.ones(event_bytes, np.uint8)
-    dst = np.empty_like(src)
+    dst = np.empty((slots, event_bytes), np.uint8)
     n = 0
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        for _ in range(100):
-            np.copyto(dst, src)
-        n += 100
+        for i in range(slots):
+            np.copyto(dst[i], src)
+        n += slots
     return n * event_bytes / (time.perf_counter() - t0)
 
 
@@ -132,10 +139,13 @@ def main() -> None:
     rows = []
     for kind in ("small", "waveform"):
         for readers in (1, 3):
-            for observer in (False, True):
+            for observer in OBSERVERS:
                 rows.append(run_case(kind, sizes[kind], readers, observer, ctx))
-    floor = copyto_rate(CASES["waveform"]["data_length"] * 16)
-    print(f"start method: {args.start_method}; numpy.copyto of one waveform event: {floor / 1e9:.2f} GB/s")
+    floor = copyto_rate(CASES["waveform"]["data_length"] * 16, CASES["waveform"]["slot_count"])
+    print(
+        f"start method: {args.start_method}; numpy.copyto of waveform events into "
+        f"{CASES['waveform']['slot_count']} rotating slots: {floor / 1e9:.2f} GB/s"
+    )
     print(
         f"{'case':<9} {'readers':>7} {'observer':>8} {'events':>8} {'events/s':>10} {'MB/s':>9} "
         f"{'vs copyto':>9} {'obs copies':>10} {'integrity':>9}"
@@ -143,7 +153,7 @@ def main() -> None:
     for r in rows:
         ratio = f"{r['mbps'] * 1e6 / floor:9.3f}" if r["case"] == "waveform" else f"{'':>9}"
         print(
-            f"{r['case']:<9} {r['readers']:>7} {('yes' if r['observer'] else 'no'):>8} {r['events']:>8} "
+            f"{r['case']:<9} {r['readers']:>7} {r['observer']:>8} {r['events']:>8} "
             f"{r['rate']:>10.0f} {r['mbps']:>9.1f} {ratio} {r['copies']:>10} {('ok' if r['ok'] else 'FAIL'):>9}"
         )
 

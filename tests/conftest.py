@@ -9,7 +9,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def shm_segments() -> set[str]:
-    """Our shared-memory segments (Python names them psm_*)."""
+    """Shared-memory segments made by Python's SharedMemory (named psm_*)."""
     path = pathlib.Path("/dev/shm")
     if not path.exists():
         return set()
@@ -17,10 +17,25 @@ def shm_segments() -> set[str]:
 
 
 @pytest.fixture
-def no_shm_leak():
-    before = shm_segments()
-    yield
-    leaked = shm_segments() - before
+def no_shm_leak(monkeypatch):
+    """Fail if a segment created in this process during the test is still in /dev/shm afterwards.
+
+    Only segments this test created are checked, so tests running elsewhere on the machine at the
+    same time do not make it fail.
+    """
+    from mimocorb_gui.core import ringbuffer
+
+    created: list[str] = []
+    original = ringbuffer._SharedMemory.__init__
+
+    def init(self, name=None, create=False, size=0):
+        original(self, name=name, create=create, size=size)
+        if create:
+            created.append(self.name)
+
+    monkeypatch.setattr(ringbuffer._SharedMemory, "__init__", init)
+    yield created
+    leaked = {n.lstrip("/") for n in created} & shm_segments()
     assert not leaked, f"shared memory left behind: {sorted(leaked)}"
 
 

@@ -72,6 +72,7 @@ def test_every_event_arrives_once_and_memory_is_released(tmp_path, start_method,
         assert run.wait(60), "run did not finish"
         assert run.state == "finished"
         stats = run.stats()
+    assert len(no_shm_leak) == 2  # both buffers were created here, and the fixture checks they are gone
     assert sorted(recorded(run_dir)) == list(range(500))
     assert stats.buffers["Accepted"].stats.events_written == 500
     assert stats.buffers["Input"].root and not stats.buffers["Accepted"].root

@@ -20,6 +20,7 @@ name, under ``fork`` and ``spawn`` alike. Only the creating process unlinks the 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass
 from multiprocessing import resource_tracker, shared_memory
@@ -156,8 +157,10 @@ class RingBuffer:
         self.n_writers = int(n_writers)
         self._free_sem = ctx.Semaphore(self.slot_count)
         self._filled_sem = ctx.Semaphore(0)
-        self._free_lock = ctx.Lock()
-        self._filled_lock = ctx.Lock()
+        # writers and readers work on opposite ends of each FIFO, so each end has its own lock and
+        # an importer never waits for a reader's lock; a single writer needs no shared lock at all
+        self._shared_locks = (ctx.Lock(), ctx.Lock(), ctx.Lock(), ctx.Lock())
+        self._bind_locks()
         size = self._layout()
         self._shm = _SharedMemory(create=True, size=size)
         self._owner_pid = os.getpid()
@@ -200,6 +203,7 @@ class RingBuffer:
         self._meta = []
         self._data = []
         self._raw = []
+        self._data_mv = []  # plain byte views: the cheapest copy for small events
         self._meta_word = []
         for i in range(n):
             off = self._slots_off + i * self._slot_size
@@ -208,13 +212,23 @@ class RingBuffer:
             doff = off + self._data_off
             self._data.append(np.ndarray((self.data_length,), self.dtype, buffer=buf, offset=doff))
             self._raw.append(np.ndarray((self._data_bytes,), np.uint8, buffer=buf, offset=doff))
+            self._data_mv.append(buf[doff : doff + self._data_bytes])
 
     def _unmap(self) -> None:
+        for view in self.__dict__.pop("_data_mv", []):
+            view.release()
         for attr in ("_hdr", "_free", "_filled", "_seq", "_words_q", "_words_d"):
             view = self.__dict__.pop(attr, None)
             if view is not None:
                 view.release()
         self._meta = self._data = self._raw = self._meta_word = []
+
+    def _bind_locks(self) -> None:
+        w_pop, w_push, r_pop, r_push = self._shared_locks
+        if self.n_writers == 1:
+            w_pop, w_push = threading.Lock(), threading.Lock()
+        self._w_free_lock, self._w_fill_lock = w_pop, w_push  # writers: pop free / push filled
+        self._r_fill_lock, self._r_free_lock = r_pop, r_push  # readers: pop filled / push free
 
     # ----- pickling: children re-attach by name ----------------------------------------------
     def __getstate__(self) -> dict:
@@ -225,7 +239,8 @@ class RingBuffer:
             "dtype": self.dtype,
             "n_writers": self.n_writers,
             "shm_name": self._shm.name,
-            "sems": (self._free_sem, self._filled_sem, self._free_lock, self._filled_lock),
+            "sems": (self._free_sem, self._filled_sem),
+            "locks": self._shared_locks,
         }
 
     def __setstate__(self, state: dict) -> None:
@@ -235,7 +250,9 @@ class RingBuffer:
         self.dtype = state["dtype"]
         self.metadata_dtype = METADATA_DTYPE
         self.n_writers = state["n_writers"]
-        self._free_sem, self._filled_sem, self._free_lock, self._filled_lock = state["sems"]
+        self._free_sem, self._filled_sem = state["sems"]
+        self._shared_locks = state["locks"]
+        self._bind_locks()
         self._layout()
         self._shm = _attach_untracked(state["shm_name"])
         self._owner_pid = -1
@@ -276,7 +293,7 @@ class RingBuffer:
         Returns True if this call closed the buffer.
         """
         hdr = self._hdr
-        with self._filled_lock:
+        with self._w_fill_lock:
             if not hdr[_WRITER_FLAGS + writer_id]:
                 return False
             hdr[_WRITER_FLAGS + writer_id] = 0
@@ -403,7 +420,7 @@ class Writer:
                     self.last_wait = time.perf_counter() - t0
                     return -1
             self.last_wait = time.perf_counter() - t0
-        with rb._free_lock:
+        with rb._w_free_lock:
             head = hdr[_FREE_HEAD]
             idx = rb._free[head % rb.slot_count]
             hdr[_FREE_HEAD] = head + 1
@@ -415,12 +432,12 @@ class Writer:
         hdr = rb._hdr
         wait_ns = int(self.last_wait * 1e9)
         if idx < 0:
-            with rb._filled_lock:
+            with rb._w_fill_lock:
                 hdr[_DROPPED_ABORT if hdr[_ABORTED] else _DROPPED] += 1
                 hdr[_DEADTIME_NS] += wait_ns
             return
         rb._seq[idx] += 1  # even: stable
-        with rb._filled_lock:
+        with rb._w_fill_lock:
             tail = hdr[_FILL_TAIL]
             rb._filled[tail % rb.slot_count] = idx
             hdr[_FILL_TAIL] = tail + 1
@@ -436,7 +453,7 @@ class Writer:
             return
         rb = self._rb
         rb._seq[idx] += 1
-        with rb._free_lock:
+        with rb._r_free_lock:  # the readers' end of the free FIFO
             tail = rb._hdr[_FREE_TAIL]
             rb._free[tail % rb.slot_count] = idx
             rb._hdr[_FREE_TAIL] = tail + 1
@@ -514,7 +531,7 @@ class Reader:
             while not sem.acquire(True, _POLL):
                 if deadline is not None and time.monotonic() >= deadline:
                     return -2
-        with rb._filled_lock:
+        with rb._r_fill_lock:
             head = hdr[_FILL_HEAD]
             if head == hdr[_FILL_TAIL]:
                 # only the end token is left: pass it on to the next reader
@@ -529,7 +546,7 @@ class Reader:
             return
         rb = self._rb
         hdr = rb._hdr
-        with rb._free_lock:
+        with rb._r_free_lock:
             tail = hdr[_FREE_TAIL]
             rb._free[tail % rb.slot_count] = idx
             hdr[_FREE_TAIL] = tail + 1

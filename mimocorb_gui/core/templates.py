@@ -30,6 +30,9 @@ __all__ = [
 ]
 
 
+_SMALL_EVENT_BYTES = 4096  # below this, bytes() + memoryview copy beats a NumPy slice assignment
+
+
 class SetupCheckError(ValueError):
     """A worker's buffers do not fit the template it uses."""
 
@@ -131,6 +134,7 @@ class Importer(_Template):
         writer = self.writer
         rb = writer.buffer
         dtype, shape = rb.dtype, (rb.data_length,)
+        small = rb.data_length * dtype.itemsize <= _SMALL_EVENT_BYTES
         stop = self.io.stop_flag._value if self.io.stop_flag is not None else None
         now = time.time
         gen = ufunc()
@@ -148,7 +152,11 @@ class Importer(_Template):
                         and data.shape == shape
                         and data.flags.c_contiguous
                     ):
-                        rb._raw[idx][:] = data.view(np.uint8)
+                        # same layout: copy bytes (a field-by-field assignment is ~30x slower)
+                        if small:
+                            rb._data_mv[idx][:] = data.tobytes()
+                        else:
+                            rb._raw[idx][:] = data.view(np.uint8)
                     else:
                         writer.slot(idx)[1][:] = data
                 except BaseException:

@@ -133,28 +133,34 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer events (a smoke run)")
     ap.add_argument("--start-method", default="fork", choices=multiprocessing.get_all_start_methods())
+    ap.add_argument("--repeat", type=int, default=3, help="runs per case, interleaved; the median is shown")
     args = ap.parse_args()
     ctx = multiprocessing.get_context(args.start_method)
     sizes = {"small": 50_000 if args.quick else 500_000, "waveform": 20_000 if args.quick else 200_000}
-    rows = []
-    for kind in ("small", "waveform"):
-        for readers in (1, 3):
-            for observer in OBSERVERS:
-                rows.append(run_case(kind, sizes[kind], readers, observer, ctx))
+    cases = [(k, r, o) for k in ("small", "waveform") for r in (1, 3) for o in OBSERVERS]
+    runs: dict[tuple, list[dict]] = {c: [] for c in cases}
+    for _ in range(args.repeat):  # interleaved, so a noisy moment on the machine hits every case alike
+        for kind, readers, observer in cases:
+            runs[(kind, readers, observer)].append(run_case(kind, sizes[kind], readers, observer, ctx))
     floor = copyto_rate(CASES["waveform"]["data_length"] * 16, CASES["waveform"]["slot_count"])
     print(
         f"start method: {args.start_method}; numpy.copyto of waveform events into "
         f"{CASES['waveform']['slot_count']} rotating slots: {floor / 1e9:.2f} GB/s"
     )
+    print(f"median of {args.repeat} interleaved runs per case; integrity checked in every run")
     print(
-        f"{'case':<9} {'readers':>7} {'observer':>8} {'events':>8} {'events/s':>10} {'MB/s':>9} "
-        f"{'vs copyto':>9} {'obs copies':>10} {'integrity':>9}"
+        f"{'case':<9} {'readers':>7} {'observer':>8} {'events':>8} {'events/s':>10} {'min..max':>17} "
+        f"{'MB/s':>9} {'vs copyto':>9} {'obs copies':>10} {'integrity':>9}"
     )
-    for r in rows:
+    for c in cases:
+        rs = sorted(runs[c], key=lambda r: r["rate"])
+        r = rs[len(rs) // 2]
+        ok = all(x["ok"] for x in rs)
+        spread = f"{rs[0]['rate']:.0f}..{rs[-1]['rate']:.0f}"
         ratio = f"{r['mbps'] * 1e6 / floor:9.3f}" if r["case"] == "waveform" else f"{'':>9}"
         print(
-            f"{r['case']:<9} {r['readers']:>7} {r['observer']:>8} {r['events']:>8} "
-            f"{r['rate']:>10.0f} {r['mbps']:>9.1f} {ratio} {r['copies']:>10} {('ok' if r['ok'] else 'FAIL'):>9}"
+            f"{r['case']:<9} {r['readers']:>7} {r['observer']:>8} {r['events']:>8} {r['rate']:>10.0f} "
+            f"{spread:>17} {r['mbps']:>9.1f} {ratio} {r['copies']:>10} {('ok' if ok else 'FAIL'):>9}"
         )
 
 

@@ -282,3 +282,35 @@ def _slow_reader(buf, n):
             if meta is None:
                 return
             time.sleep(0.05)
+
+
+def test_importer_metadata_counts_and_reports_source_dead_time(no_shm_leak):
+    from mimocorb_gui.core.bufferio import BufferIO
+    from mimocorb_gui.core.templates import Importer
+
+    buf = RingBuffer("imp", 8, 2, SMALL)
+    try:
+        imp = Importer(BufferIO("imp", [], [buf.writer()], []))
+
+        def ufunc():
+            for i in range(3):
+                if i == 2:
+                    imp.add_deadtime(0.25)  # e.g. a board re-arming before the third event
+                yield np.full(2, i, dtype=buf.dtype)
+            yield None
+
+        imp(ufunc)
+        reader = buf.reader()
+        metas = []
+        while True:
+            with reader as (meta, data):
+                if meta is None:
+                    break
+                metas.append(meta.copy())
+                assert np.all(data["y"] == meta["counter"][0])
+        assert [int(m["counter"][0]) for m in metas] == [0, 1, 2]
+        assert metas[2]["deadtime"][0] >= 0.25 > metas[1]["deadtime"][0]
+        assert metas[0]["timestamp"][0] <= metas[2]["timestamp"][0]
+        assert buf.stats().deadtime_total >= 0.25
+    finally:
+        buf.unlink()

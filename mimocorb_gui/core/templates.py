@@ -117,7 +117,8 @@ class Importer(_Template):
 
     ``importer(ufunc)``: ``ufunc()`` is a generator yielding events shaped like ``data_example``
     and finally ``None``. Metadata is added: counter, timestamp (when the event was ready) and
-    deadtime (seconds from ready until stored, i.e. the wait for a free slot). The loop also ends
+    deadtime (seconds from ready until stored, i.e. the wait for a free slot, plus
+    source dead time reported with ``add_deadtime``). The loop also ends
     when the run is stopped.
     """
 
@@ -129,6 +130,14 @@ class Importer(_Template):
         self.data_example = self.writer.data_example
         self.metadata_example = self.writer.metadata_example
         self.counter = 0
+        self._source_deadtime = 0.0
+
+    def add_deadtime(self, seconds: float) -> None:
+        """Report dead time of the source itself (e.g. a board re-arming) before the next yielded event.
+
+        It is added to that event's ``deadtime`` metadata and to the buffer's dead-time total.
+        """
+        self._source_deadtime += seconds
 
     def __call__(self, ufunc: Callable[[], Iterator]) -> None:
         writer = self.writer
@@ -162,7 +171,12 @@ class Importer(_Template):
                 except BaseException:
                     writer.discard(idx)
                     raise
-                writer.set_metadata(idx, self.counter, t_ready, now() - t_ready)
+                deadtime = now() - t_ready
+                if self._source_deadtime:
+                    deadtime += self._source_deadtime
+                    writer.last_wait += self._source_deadtime
+                    self._source_deadtime = 0.0
+                writer.set_metadata(idx, self.counter, t_ready, deadtime)
                 writer.commit(idx)
                 self.counter += 1
         finally:

@@ -368,11 +368,14 @@ def waveform(buffer_io):
                     if not scope.wait(stop=stop):
                         break
                     stats.forced += 1
-                stats.triggered(time.monotonic())
+                t_triggered = time.monotonic()
+                stats.triggered(t_triggered)
                 channel_data = scope.read()
                 event = np.empty(example.shape, dtype=example.dtype)
                 for name in channels:
                     event[name] = channel_data[name]
+                # the read-out is dead time of the board; the template adds the wait for a free slot
+                importer.add_deadtime(time.monotonic() - t_triggered)
                 yield event
                 stats.events += 1
                 if stats.events % cfg.set_size == 0:

@@ -76,7 +76,7 @@ class GraphEditor(QWidget):
         self._build_ui()
         self.actions: dict[str, QAction] = {}
         self._build_actions()
-        self.undo_stack.cleanChanged.connect(lambda clean: self.modified.emit(not clean))
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.scene.connection_requested.connect(self.connect_nodes)
         self.scene.nodes_moved.connect(self._on_nodes_moved)
         self.scene.selectionChanged.connect(self._on_selection_changed)
@@ -134,7 +134,7 @@ class GraphEditor(QWidget):
         self.hsplit.setStretchFactor(0, 0)
         self.hsplit.setStretchFactor(1, 1)
         self.hsplit.setStretchFactor(2, 0)
-        self.hsplit.setSizes([210, 700, 300])
+        self.hsplit.setSizes([190, 800, 290])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.hsplit)
@@ -194,8 +194,18 @@ class GraphEditor(QWidget):
         add("save_as", "Save &As…", self._save_as_action, QKeySequence.StandardKey.SaveAs)
         for name in ("undo", "redo", "fit", "auto_layout", "add_buffer", "delete"):
             button = QToolButton(self.toolbar)
-            button.setDefaultAction(self.actions[name])
             button.setAutoRaise(True)
+            if name in ("undo", "redo"):  # short labels; the step's name is in the tooltip
+                stack = self.undo_stack
+                button.setText("Undo" if name == "undo" else "Redo")
+                button.clicked.connect(stack.undo if name == "undo" else stack.redo)
+                (stack.canUndoChanged if name == "undo" else stack.canRedoChanged).connect(button.setEnabled)
+                (stack.undoTextChanged if name == "undo" else stack.redoTextChanged).connect(
+                    button.setToolTip
+                )
+                button.setEnabled(False)
+            else:
+                button.setDefaultAction(self.actions[name])
             self._tool_buttons.addWidget(button)
 
     # ------------------------------------------------------------------ the setup
@@ -231,6 +241,9 @@ class GraphEditor(QWidget):
         self.view.fit()
         self._update_actions()
         self.modified.emit(False)
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self.modified.emit(not clean)
 
     def is_modified(self) -> bool:
         return not self.undo_stack.isClean()

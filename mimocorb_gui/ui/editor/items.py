@@ -20,6 +20,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QStyle
 
+from mimocorb_gui.ui.editor.layout import NODE_HEIGHT, NODE_WIDTH
+
 ERROR_COLOR = QColor("#d32f2f")
 WARNING_COLOR = QColor("#f0a000")
 SELECT_COLOR = QColor("#1e88e5")
@@ -252,8 +254,8 @@ def _elide(text: str, font: QFont, width: float) -> str:
 class BufferNode(NodeItem):
     """A ring buffer: rounded 'tank' with its size, the dtype fields and (during a run) fill and rate."""
 
-    WIDTH = 156.0
-    HEIGHT = 66.0
+    WIDTH = NODE_WIDTH["buffer"]
+    HEIGHT = NODE_HEIGHT["buffer"]
     kind = "buffer"
 
     def __init__(self, name: str) -> None:
@@ -270,10 +272,13 @@ class BufferNode(NodeItem):
 
     def set_run(self, run: dict | None) -> None:
         self.run = run
+        self.refresh_tooltip()
         self.update()
 
     def size_text(self) -> str:
-        return f"{self.slot_count if self.slot_count is not None else '?'} slots × {self.data_length if self.data_length is not None else '?'}"
+        slots = self.slot_count if self.slot_count is not None else "?"
+        length = self.data_length if self.data_length is not None else "?"
+        return f"{slots} slots × {length}"
 
     def fields_text(self) -> str:
         if not self.fields:
@@ -284,67 +289,79 @@ class BufferNode(NodeItem):
         return ", ".join(f"{k}: {v}" for k, v in self.fields.items())
 
     def describe(self) -> str:
-        return f"buffer {self.name} — {self.size_text()} — {{{', '.join(f'{k}: {v}' for k, v in self.fields.items())}}}"
+        fields = ", ".join(f"{k}: {v}" for k, v in self.fields.items())
+        text = f"buffer {self.name} — {self.size_text()} — {{{fields}}}"
+        if self.run is not None:
+            fill = 100 * float(self.run.get("fill", 0.0))
+            text += f"<br>{format_rate(self.run.get('rate')) or '–'}, {fill:.0f}% full"
+            if self.run.get("written") is not None:
+                text += f", {self.run['written']} events written"
+            if self.run.get("state"):
+                text += f", {self.run['state']}"
+        return text
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = self.body_rect()
         path = QPainterPath()
-        path.addRoundedRect(rect, 14, 14)
+        path.addRoundedRect(rect, 13, 13)
         self.paint_frame(painter, option, path, QColor("#e3eef9"), QColor("#4a78a8"))
-        pad = 12.0
+        pad = 11.0
         inner = rect.width() - 2 * pad
-        title = _font(9, True)
-        small = _font(7.5)
+        title = _font(9.5, True)
+        small = _font(8)
         painter.setPen(QColor("#1d3552"))
         painter.setFont(title)
         painter.drawText(
-            QRectF(pad, 5, inner, 17),
+            QRectF(pad, 5, inner, 18),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            _elide(self.name, title, inner),
+            _elide(self.name, title, inner - (8 if self.problem_color() else 0)),
         )
         painter.setFont(small)
         painter.setPen(QColor("#3b4d63"))
         painter.drawText(
-            QRectF(pad, 22, inner, 14),
+            QRectF(pad, 23, inner, 14),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
             _elide(self.size_text(), small, inner),
         )
-        painter.drawText(
-            QRectF(pad, 35, inner, 14),
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            _elide(self.fields_text(), small, inner),
-        )
-        if self.run is not None:
+        line3 = QRectF(pad, 38, inner, 15)
+        if self.run is None:
+            painter.drawText(
+                line3,
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                _elide(self.fields_text(), small, inner),
+            )
+        else:  # during a run: fill level bar and rate instead of the dtype line
+            state = self.run.get("state")
+            running = state in (None, "", "running")
+            rate = self.run.get("rate")
+            label = format_rate(rate) if (running or rate) else str(state)
+            bold = _font(8, True)
+            label_w = QFontMetricsF(bold).horizontalAdvance(label) + 6
+            painter.setFont(bold)
+            painter.setPen(QColor("#1f5e33") if running else QColor("#5b6570"))
+            painter.drawText(line3, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
             fill = max(0.0, min(1.0, float(self.run.get("fill", 0.0))))
-            bar = QRectF(pad, rect.height() - 13, inner * 0.48, 7)
+            bar = QRectF(pad, line3.center().y() - 3.5, max(20.0, inner - label_w), 7)
             painter.setPen(QPen(QColor("#4a78a8"), 0.8))
             painter.setBrush(QColor("white"))
             painter.drawRoundedRect(bar, 2, 2)
             color = QColor("#3f9b5a") if fill < 0.5 else (QColor("#e0a020") if fill < 0.9 else ERROR_COLOR)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(color)
-            painter.drawRoundedRect(QRectF(bar.x(), bar.y(), bar.width() * fill, bar.height()), 2, 2)
-            painter.setPen(QColor("#1d3552"))
-            painter.setFont(_font(7.5, True))
-            text = format_rate(self.run.get("rate"))
-            state = self.run.get("state")
-            if state and state != "running":
-                text = f"{text} · {state}" if text else state
-            painter.drawText(
-                QRectF(bar.right() + 4, rect.height() - 17, inner - bar.width() - 4, 14),
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                text,
-            )
+            if fill > 0:
+                painter.drawRoundedRect(
+                    QRectF(bar.x(), bar.y(), max(bar.width() * fill, 2.0), bar.height()), 2, 2
+                )
         self.paint_badge(painter)
 
 
 class WorkerNode(NodeItem):
     """A worker: header coloured by its template, function name, processes; red when it failed."""
 
-    WIDTH = 176.0
-    HEIGHT = 66.0
-    HEADER = 20.0
+    WIDTH = NODE_WIDTH["worker"]
+    HEIGHT = NODE_HEIGHT["worker"]
+    HEADER = 21.0
     kind = "worker"
 
     def __init__(self, name: str) -> None:
@@ -379,10 +396,24 @@ class WorkerNode(NodeItem):
     def describe(self) -> str:
         where = f" from {self.file}" if self.file else ""
         kind = f" ({self.template})" if self.template else ""
-        text = f"worker {self.name} — {self.function}{where}{kind}"
+        text = f"worker {self.name} — {_html(self.function)}{_html(where)}{kind}"
+        if self.run is not None:
+            text += f"<br>{_html(self.status_text())}"
         if self.run and self.run.get("error"):
             text += f"<br><span style='color:{ERROR_COLOR.name()}'>{_html(str(self.run['error']))}</span>"
         return text
+
+    def status_text(self) -> str:
+        if self.run is None:
+            n = self.processes
+            return f"{n} processes" if isinstance(n, int) and n != 1 else "1 process"
+        alive, total = self.run.get("alive", 0), self.run.get("processes", self.processes)
+        if self.failed:
+            error = str(self.run.get("error") or "").strip().splitlines()
+            return f"failed: {error[-1]}" if error else "failed"
+        if alive:
+            return f"{alive}/{total} running"
+        return str(self.run.get("state") or "stopped")
 
     def problem_color(self) -> QColor | None:
         if self.failed:
@@ -405,56 +436,45 @@ class WorkerNode(NodeItem):
         painter.drawPath(head.simplified())
         pad = 9.0
         inner = rect.width() - 2 * pad
-        title = _font(9, True)
-        small = _font(7.5)
+        title = _font(9.5, True)
+        small = _font(8)
         painter.setFont(title)
         painter.setPen(QColor("white"))
-        tag = self.template or ""
-        tag_w = QFontMetricsF(_font(7)).horizontalAdvance(tag) + 4 if tag else 0
         painter.drawText(
-            QRectF(pad, 1, inner - tag_w, self.HEADER),
+            QRectF(pad, 1, inner - (10 if self.problem_color() else 0), self.HEADER),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            _elide(self.name, title, inner - tag_w),
+            _elide(self.name, title, inner - (10 if self.problem_color() else 0)),
         )
-        if tag:
-            painter.setFont(_font(7))
-            painter.setPen(QColor(255, 255, 255, 210))
-            painter.drawText(
-                QRectF(pad, 1, inner, self.HEADER),
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                tag,
-            )
         painter.setFont(small)
         painter.setPen(QColor("#2a3138"))
         func = self.function or "(no function)"
         if self.file:
             func = f"{func} · {self.file}"
         painter.drawText(
-            QRectF(pad, self.HEADER + 3, inner, 14),
+            QRectF(pad, self.HEADER + 3, inner, 15),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
             _elide(func, small, inner),
         )
+        tag = self.template or ""
+        tag_font = _font(7.5)
+        tag_w = QFontMetricsF(tag_font).horizontalAdvance(tag) + 6 if tag else 0.0
+        line3 = QRectF(pad, self.HEADER + 19, inner, 15)
+        if tag:
+            painter.setFont(tag_font)
+            painter.setPen(TEMPLATE_COLORS.get(self.template, DEFAULT_TEMPLATE_COLOR).darker(115))
+            painter.drawText(line3, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, tag)
+        text = self.status_text()
         if self.run is not None:
-            alive, total = self.run.get("alive", 0), self.run.get("processes", self.processes)
-            if self.failed:
-                text = "failed"
-            elif alive:
-                text = f"{alive}/{total} running"
-            else:
-                text = str(self.run.get("state") or "stopped")
-            cpu = self.run.get("cpu")
-            if cpu is not None and alive:
-                text += f" · {cpu:.0f}% cpu"
-            painter.setFont(_font(7.5, True))
+            status_font = _font(8, True)
             painter.setPen(ERROR_COLOR if self.failed else QColor("#1f5e33"))
         else:
-            n = self.processes
-            text = f"{n} processes" if isinstance(n, int) and n != 1 else "1 process"
+            status_font = small
             painter.setPen(QColor("#5b6570"))
+        painter.setFont(status_font)
         painter.drawText(
-            QRectF(pad, self.HEADER + 18, inner, 14),
+            line3.adjusted(0, 0, -tag_w, 0),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            _elide(text, small, inner),
+            _elide(text, status_font, inner - tag_w),
         )
         self.paint_badge(painter)
 

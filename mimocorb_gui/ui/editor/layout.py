@@ -14,8 +14,9 @@ from pathlib import Path
 NodeKey = tuple[str, str]
 Point = tuple[float, float]
 
-COLUMN_WIDTH = 230.0  # distance between layers
-ROW_GAP = 34.0  # vertical gap between nodes of one layer
+COLUMN_GAP = 46.0  # horizontal gap between layers
+ROW_GAP = 30.0  # vertical gap between nodes of one layer
+NODE_WIDTH = {"buffer": 150.0, "worker": 156.0}
 NODE_HEIGHT = {"buffer": 66.0, "worker": 66.0}
 LAYOUT_VERSION = 1
 
@@ -98,35 +99,42 @@ def layered_layout(setup) -> dict[NodeKey, Point]:
             col.sort(key=lambda k: (bary(k), index[k]))
             for i, k in enumerate(col):
                 index[k] = i
-    # y: stack each column, then pull nodes towards the mean of their neighbours to the left
-    pos: dict[NodeKey, Point] = {}
+    # x: columns as wide as their widest node
+    xs: dict[int, float] = {}
+    x = 0.0
     for c in order:
-        col = columns[c]
-        wanted = []
-        y = 0.0
-        for k in col:
-            ns = [pos[n][1] for n in preds[k] if n in pos]
-            wanted.append(sum(ns) / len(ns) if ns else y)
-            y += NODE_HEIGHT[k[0]] + ROW_GAP
+        xs[c] = x
+        x += max(NODE_WIDTH[k[0]] for k in columns[c]) + COLUMN_GAP
+    # y: each column pulled towards its neighbours on the left, then roots towards their right side
+    pos: dict[NodeKey, Point] = {}
+
+    def stack(col: list[NodeKey], wanted: list[float]) -> None:
         placed: list[float] = []
-        for k, want in zip(col, wanted, strict=True):
+        for i, (k, want) in enumerate(zip(col, wanted, strict=True)):
             top = want
             if placed:
-                prev_key = col[len(placed) - 1]
-                top = max(top, placed[-1] + NODE_HEIGHT[prev_key[0]] + ROW_GAP)
+                top = max(top, placed[-1] + NODE_HEIGHT[col[i - 1][0]] + ROW_GAP)
             placed.append(top)
-            pos[k] = (c * COLUMN_WIDTH, top)
-    # centre every column around the middle of the tallest one
-    spans = {}
+            pos[k] = (xs[layer[k]], top)
+
     for c in order:
-        ys = [pos[k][1] for k in columns[c]]
-        spans[c] = (min(ys), max(pos[k][1] + NODE_HEIGHT[k[0]] for k in columns[c]))
-    mid = (min(s[0] for s in spans.values()) + max(s[1] for s in spans.values())) / 2 if spans else 0
-    for c in order:
-        if all(not preds[k] for k in columns[c]):  # a free column: centre it
-            shift = mid - (spans[c][0] + spans[c][1]) / 2
-            for k in columns[c]:
-                pos[k] = (pos[k][0], pos[k][1] + shift)
+        col = columns[c]
+        wanted, y = [], 0.0
+        for k in col:
+            ns = [pos[n][1] for n in preds[k] if n in pos and layer[n] < layer[k]]
+            wanted.append(sum(ns) / len(ns) if ns else y)
+            y = wanted[-1] + NODE_HEIGHT[k[0]] + ROW_GAP
+        stack(col, wanted)
+    for c in reversed(order):
+        col = columns[c]
+        if any(preds[k] for k in col):
+            continue
+        wanted = []
+        for k in col:
+            ns = [pos[n][1] for n in succs[k] if layer[n] > layer[k]]
+            wanted.append(sum(ns) / len(ns) if ns else pos[k][1])
+        col.sort(key=lambda k, w=dict(zip(col, wanted, strict=True)): w[k])
+        stack(col, sorted(wanted))
     return pos
 
 

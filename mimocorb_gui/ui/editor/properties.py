@@ -13,7 +13,6 @@ import yaml
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -36,6 +35,7 @@ from PySide6.QtWidgets import (
 from mimocorb_gui.core.setup import DTYPE_EXAMPLES
 
 ORIGIN_ROLE = Qt.ItemDataRole.UserRole + 1
+EDIT_ROLE = Qt.ItemDataRole.UserRole + 2
 GREY = QColor("#7a828a")
 
 
@@ -81,6 +81,30 @@ class _DtypeDelegate(QStyledItemDelegate):
 
     def setModelData(self, editor, model, index):
         model.setData(index, editor.currentText().strip())
+
+
+class _ConfigValueDelegate(QStyledItemDelegate):
+    """Edits the value the setup itself holds; an empty text removes it (back to file or default)."""
+
+    def __init__(self, panel: PropertyPanel) -> None:
+        super().__init__(panel)
+        self.panel = panel
+
+    def createEditor(self, parent, option, index):
+        if not index.data(ORIGIN_ROLE):
+            return None
+        editor = QLineEdit(parent)
+        editor.setPlaceholderText("empty: use the file's value or the default")
+        return editor
+
+    def setEditorData(self, editor, index):
+        editor.setText(index.data(EDIT_ROLE) or "")
+
+    def setModelData(self, editor, model, index):
+        key = index.data(ORIGIN_ROLE)
+        text = editor.text()
+        if key and text != (index.data(EDIT_ROLE) or ""):
+            self.panel.set_config_value(key, text)
 
 
 def _title(text: str) -> QLabel:
@@ -217,17 +241,21 @@ class PropertyPanel(QWidget):
         self.function_info = _wrap_label()
         v.addWidget(self.function_info)
         v.addWidget(QLabel("config"))
-        self.config_table = QTableWidget(0, 3)
-        self.config_table.setHorizontalHeaderLabels(["key", "value", "default / from"])
+        self.config_table = QTableWidget(0, 2)
+        self.config_table.setHorizontalHeaderLabels(["key", "value"])
         header = self.config_table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
         self.config_table.verticalHeader().setVisible(False)
-        self.config_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.config_table.verticalHeader().setDefaultSectionSize(24)
         self.config_table.setWordWrap(False)
+        self.config_table.setItemDelegateForColumn(1, _ConfigValueDelegate(self))
         self.config_table.itemChanged.connect(self._commit_config_item)
+        self.config_table.currentCellChanged.connect(lambda row, *_: self._show_config_help(row))
         v.addWidget(self.config_table, 1)
+        self.config_help = _wrap_label()
+        self.config_help.setMinimumHeight(30)
+        v.addWidget(self.config_help)
         self.config_files = _wrap_label()
         v.addWidget(self.config_files)
         self.worker_page = page
@@ -336,9 +364,16 @@ class PropertyPanel(QWidget):
             for role in ("sources", "sinks", "observes"):
                 text = getattr(doc, role)
                 if text:
-                    parts.append(f"<i>{role}</i>: {_esc(text)}")
+                    short = text if len(text) <= 90 else text[:88].rsplit(" ", 1)[0] + " …"
+                    parts.append(f"<i>{role}</i>: {_esc(short)}")
             self.function_info.setText("<span style='color:#3b4350'>" + "<br>".join(parts) + "</span>")
-            self.function_info.setToolTip(doc.description)
+            tip = [f"<b>{_esc(spec.function)}</b>: {_esc(doc.summary)}", _esc(doc.description)]
+            tip += [
+                f"<i>{r}</i>: {_esc(getattr(doc, r))}"
+                for r in ("sources", "sinks", "observes")
+                if getattr(doc, r)
+            ]
+            self.function_info.setToolTip("<br>".join(t for t in tip if t))
         else:
             self.function_info.setText(
                 "<span style='color:#b71c1c'>function not found</span>" if spec.function else ""
@@ -357,6 +392,7 @@ class PropertyPanel(QWidget):
         table = self.config_table
         table.blockSignals(True)
         table.setRowCount(0)
+        self._config_rows: list[dict] = []
         italic = QFont()
         italic.setItalic(True)
         for key in keys:
@@ -365,44 +401,43 @@ class PropertyPanel(QWidget):
             c = documented.get(key)
             key_item = QTableWidgetItem(key)
             key_item.setFlags(key_item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            tip = f"<b>{key}</b>"
-            if c is not None:
-                tip += f" ({_esc(c.type)})" if c.type else ""
-                tip += f"<br>{_esc(c.description)}" if c.description else ""
-                if c.default is None:
-                    tip += "<br><b>required</b>"
-            else:
-                tip += "<br>not documented by the function"
+            if c is None:
                 key_item.setForeground(QBrush(GREY))
-            key_item.setToolTip(tip)
+            required = c is not None and c.default is None and key not in origins
+            if required:
+                key_item.setForeground(QBrush(QColor("#b71c1c")))
             if key in inline:
-                value_text = format_value(inline[key])
+                shown, edit, how = format_value(inline[key]), format_value(inline[key]), "set in the setup"
             elif key in origins:
-                value_text = format_value(spec.config.get(key))
+                value = format_value(spec.config.get(key))
+                shown, edit, how = value, value, f"from {origins[key]}"
+            elif c is not None and c.default is not None:
+                shown, edit, how = c.default, "", "the function's default"
             else:
-                value_text = ""
-            value_item = QTableWidgetItem(value_text)
+                shown, edit, how = ("required" if required else ""), "", "not set"
+            value_item = QTableWidgetItem(shown)
             value_item.setData(ORIGIN_ROLE, key)
-            value_item.setToolTip(tip)
-            if key not in inline and key in origins:
-                value_item.setForeground(QBrush(GREY))  # inherited: typing here overrides it in the setup
-            origin = origins.get(key)
-            if origin is not None and key not in inline:
-                third = f"from {origin}"
-            elif c is not None:
-                third = "required" if c.default is None else f"default {c.default}"
+            value_item.setData(EDIT_ROLE, edit)
+            if key not in inline:
+                value_item.setForeground(QBrush(QColor("#b71c1c") if required else GREY))
+                if key not in origins:
+                    value_item.setFont(italic)
+            help_text = f"<b>{_esc(key)}</b>"
+            if c is not None:
+                kind = c.type + (
+                    f", optional (default {c.default})" if c.default is not None else ", required"
+                )
+                help_text += f" <span style='color:#66707a'>({_esc(kind)})</span>"
+                if c.description:
+                    help_text += f"<br>{_esc(c.description)}"
             else:
-                third = ""
-            third_item = QTableWidgetItem(third)
-            third_item.setFlags(third_item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            third_item.setForeground(
-                QBrush(QColor("#b71c1c") if third == "required" and key not in origins else GREY)
-            )
-            third_item.setFont(italic)
-            third_item.setToolTip(tip)
+                help_text += " <span style='color:#66707a'>(not documented by the function)</span>"
+            help_text += f"<br><span style='color:#66707a'>value: {_esc(how)}</span>"
+            for item in (key_item, value_item):
+                item.setToolTip(help_text)
             table.setItem(row, 0, key_item)
             table.setItem(row, 1, value_item)
-            table.setItem(row, 2, third_item)
+            self._config_rows.append({"key": key, "help": help_text})
         # the last row adds a key
         row = table.rowCount()
         table.insertRow(row)
@@ -410,15 +445,14 @@ class PropertyPanel(QWidget):
         new_key.setData(ORIGIN_ROLE, "__new__")
         new_key.setToolTip("type a new config key here")
         table.setItem(row, 0, new_key)
-        placeholder = QTableWidgetItem("")
-        placeholder.setFlags(placeholder.flags() & ~Qt.ItemFlag.ItemIsEditable)
-        table.setItem(row, 1, placeholder)
-        hint = QTableWidgetItem("add key…")
+        hint = QTableWidgetItem("← new key")
         hint.setFlags(hint.flags() & ~Qt.ItemFlag.ItemIsEditable)
         hint.setForeground(QBrush(GREY))
-        table.setItem(row, 2, hint)
+        hint.setFont(italic)
+        table.setItem(row, 1, hint)
+        self._config_rows.append({"key": None, "help": "Type a key in the left cell to add it."})
         table.blockSignals(False)
-        table.resizeColumnToContents(2)
+        self._show_config_help(table.currentRow())
         files = []
         for path in spec.config_files:
             try:
@@ -428,8 +462,18 @@ class PropertyPanel(QWidget):
         self.config_files.setText(
             "<span style='color:#66707a'>loads config from: " + ", ".join(_esc(f) for f in files) + "</span>"
             if files
-            else ""
+            else "<span style='color:#66707a'>no config files</span>"
         )
+
+    def _show_config_help(self, row: int) -> None:
+        rows = getattr(self, "_config_rows", [])
+        if 0 <= row < len(rows):
+            self.config_help.setText(rows[row]["help"])
+        else:
+            self.config_help.setText(
+                "<span style='color:#66707a'>black: set in the setup · grey: from a config file or "
+                "base_config · <i>italic</i>: the function's default</span>"
+            )
 
     # ------------------------------------------------------------------ committing
 
@@ -528,21 +572,11 @@ class PropertyPanel(QWidget):
     def _commit_config_item(self, item: QTableWidgetItem) -> None:
         if self._filling or self.key is None or self.key[0] != "worker":
             return
-        tag = (
-            self.config_table.item(item.row(), 0).data(ORIGIN_ROLE)
-            if self.config_table.item(item.row(), 0)
-            else None
-        )
-        if tag == "__new__" and item.column() == 0:
+        first = self.config_table.item(item.row(), 0)
+        if item.column() == 0 and first is not None and first.data(ORIGIN_ROLE) == "__new__":
             key = item.text().strip()
             if key:
                 self.set_config_value(key, None, add=True)
-            return
-        if item.column() != 1:
-            return
-        key = item.data(ORIGIN_ROLE)
-        if key:
-            self.set_config_value(key, item.text())
 
     def set_config_value(self, key: str, text: str | None, add: bool = False) -> bool:
         """Set (``text``) or remove (empty text) the worker's own value of config ``key``."""

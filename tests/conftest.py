@@ -8,12 +8,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def shm_segments() -> set[str]:
-    """Shared-memory segments made by Python's SharedMemory (named psm_*)."""
+def shm_segments(prefix: str = "mimocorb_") -> set[str]:
+    """Our shared-memory segments in /dev/shm (named mimocorb_<pid>_<random>)."""
     path = pathlib.Path("/dev/shm")
     if not path.exists():
         return set()
-    return {p.name for p in path.iterdir() if p.name.startswith("psm_")}
+    return {p.name for p in path.iterdir() if p.name.startswith(prefix)}
 
 
 @pytest.fixture

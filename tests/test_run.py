@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import shm_segments
 
+from mimocorb_gui.core.ringbuffer import segment_prefix
 from mimocorb_gui.core.run import Run, SetupInvalid
 from mimocorb_gui.core.setup import Setup
 
@@ -152,18 +153,22 @@ def test_setup_errors_prevent_the_start(tmp_path):
 
 
 def mimocorb(*args, cwd=None, timeout=90):
-    return subprocess.run(
+    """Run the CLI; the result also tells which shared-memory segments of that process remain."""
+    proc = subprocess.Popen(
         [sys.executable, "-m", "mimocorb_gui", *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=cwd,
-        timeout=timeout,
     )
+    out, err = proc.communicate(timeout=timeout)
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    result.leftover_segments = shm_segments(segment_prefix(proc.pid))
+    return result
 
 
 @pytest.mark.timeout(120)
 def test_cli_run_succeeds_and_fails_with_the_right_exit_code(tmp_path):
-    before = shm_segments()
     ok = mimocorb("run", str(make_setup(tmp_path, n_events=200)))
     assert ok.returncode == 0, ok.stderr
     assert "finished" in ok.stderr and "Input:" in ok.stderr
@@ -172,7 +177,7 @@ def test_cli_run_succeeds_and_fails_with_the_right_exit_code(tmp_path):
     bad = mimocorb("run", str(make_setup(bad_dir, n_events=-1, filter_config={"fail_at": 20})))
     assert bad.returncode == 1
     assert "ValueError: cannot handle event 20" in bad.stderr and "filter" in bad.stderr
-    assert shm_segments() - before == set()
+    assert ok.leftover_segments == set() and bad.leftover_segments == set()
 
 
 @pytest.mark.timeout(120)

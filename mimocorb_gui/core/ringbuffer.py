@@ -20,6 +20,7 @@ name, under ``fork`` and ``spawn`` alike. Only the creating process unlinks the 
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -111,6 +112,22 @@ class _SharedMemory(shared_memory.SharedMemory):
             pass
 
 
+SEGMENT_PREFIX = "mimocorb_"
+
+
+def segment_prefix(pid: int | None = None) -> str:
+    """Name prefix of the segments a process creates: ours are recognisable in /dev/shm."""
+    return f"{SEGMENT_PREFIX}{os.getpid() if pid is None else pid}_"
+
+
+def _create_segment(size: int) -> shared_memory.SharedMemory:
+    while True:
+        try:
+            return _SharedMemory(name=segment_prefix() + secrets.token_hex(4), create=True, size=size)
+        except FileExistsError:  # pragma: no cover - 32 random bits collided
+            continue
+
+
 def _attach_untracked(name: str) -> shared_memory.SharedMemory:
     """Attach to an existing segment without registering it with this process's resource tracker.
 
@@ -162,7 +179,7 @@ class RingBuffer:
         self._shared_locks = (ctx.Lock(), ctx.Lock(), ctx.Lock(), ctx.Lock())
         self._bind_locks()
         size = self._layout()
-        self._shm = _SharedMemory(create=True, size=size)
+        self._shm = _create_segment(size)
         self._owner_pid = os.getpid()
         self._map()
         hdr = self._hdr

@@ -262,7 +262,10 @@ class RedPitayaScope:
                     f"{self.where} did not answer {what!r} within {self.timeout:g} s (board busy, hung or gone)"
                 ) from e
             raise RedPitayaConnectionError(f"{self.where}: {what!r} failed: {e}") from e
-        except (OSError, EOFError) as e:
+        except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, EOFError) as e:
+            # the board (or its server) hung up; a reset and an orderly close are the same to the user
+            raise RedPitayaConnectionError(f"{self.where} closed the connection (during {what!r}): {e}") from e
+        except OSError as e:
             raise RedPitayaConnectionError(f"{self.where}: connection lost during {what!r}: {e}") from e
         except (ValueError, pyvisa.errors.InvalidBinaryFormat) as e:
             raise RedPitayaError(f"{self.where}: unexpected answer to {what!r}: {e}") from e

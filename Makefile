@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO ?= setups/simple/setup.yaml
 
-.PHONY: run test venv lint bench screenshots bundle clean
+.PHONY: run test venv lint bench screenshots bundle test-bundle install-desktop clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,6 +30,26 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ringbuffer.py
+
+# make bundle        : one-folder PyInstaller bundle dist/mimocorb/ (pyinstaller from the `bundle` extra)
+# make test-bundle   : build it, then run the slow tests (they use the bundle from outside the source tree)
+# make install-desktop: launcher, icon and setup-file association for this user (~/.local, no root)
+BUNDLE_STAMP := $(VENV)/.installed-bundle
+
+$(BUNDLE_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -e ".[test,bundle]"
+	touch $(BUNDLE_STAMP)
+
+bundle: $(BUNDLE_STAMP)
+	@start=$$(date +%s); \
+	$(BIN)/pyinstaller --noconfirm --log-level WARN mimocorb.spec && \
+	echo "bundle built in $$(( $$(date +%s) - start )) s: $$(du -sh dist/mimocorb | cut -f1) in dist/mimocorb/"
+
+test-bundle: bundle
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)
+
+install-desktop: $(STAMP)
+	$(BIN)/mimocorb install-desktop
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

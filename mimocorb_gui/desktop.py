@@ -1,0 +1,480 @@
+"""``mimocorb install-desktop``: desktop launcher, icon and setup-file association (freedesktop, no root).
+
+Installs under ``PREFIX/share`` (default ``~/.local``, the user's own data directory):
+
+- ``applications/mimocorb.desktop``: the launcher; ``Exec`` is the bundle executable when frozen
+  (PyInstaller), else the environment's ``mimocorb`` script (or ``python -m mimocorb_gui``);
+- ``icons/hicolor/{scalable,NxN}/apps/mimocorb.{svg,png}``: the icon;
+- ``mime/packages/mimocorb-setup.xml``: the MIME type ``application/x-mimocorb-setup`` for
+  ``*.mimocorb.yaml`` files and YAML files with a top-level ``Buffers:`` key (magic);
+
+then refreshes the caches when the tools exist (``update-mime-database``, ``update-desktop-database``,
+``gtk-update-icon-cache``) and makes the launcher the default application for setup files
+(``xdg-mime default``, or an entry in ``$XDG_CONFIG_HOME/mimeapps.list`` without xdg-utils).
+``--uninstall`` removes all of it again. Missing tools are reported and skipped, never fatal.
+
+The icon, launcher and MIME description are generated here (the files in ``resources/`` are the
+same text, checked by the tests), so a plain ``pip install`` without the source tree works too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+__all__ = [
+    "APP_ID",
+    "DESKTOP_FILE",
+    "ICON_NAME",
+    "MIME_TYPE",
+    "MIME_FILE",
+    "PNG_SIZES",
+    "resources_dir",
+    "examples_dir",
+    "launcher_command",
+    "icon_svg",
+    "desktop_entry",
+    "mime_xml",
+    "render_png",
+    "installed_paths",
+    "install",
+    "uninstall",
+    "write_resources",
+    "main",
+]
+
+APP_ID = "mimocorb"
+DESKTOP_FILE = f"{APP_ID}.desktop"
+ICON_NAME = APP_ID
+MIME_TYPE = "application/x-mimocorb-setup"
+MIME_FILE = "mimocorb-setup.xml"
+PNG_SIZES = (16, 24, 32, 48, 64, 128, 256)
+
+Log = Callable[[str], None]
+
+
+# --------------------------------------------------------------------------- where things are
+
+
+def _app_root() -> Path:
+    """The folder holding ``resources/`` and ``setups/``: the bundle's ``_internal`` or the source checkout."""
+    if getattr(sys, "frozen", False):
+        return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))
+    return Path(__file__).resolve().parent.parent
+
+
+def resources_dir() -> Path | None:
+    """``resources/`` of the bundle or of the source checkout; None for an installed wheel."""
+    path = _app_root() / "resources"
+    return path if path.is_dir() else None
+
+
+def examples_dir() -> Path | None:
+    """The example ``setups/`` of the bundle or of the source checkout; None for an installed wheel."""
+    path = _app_root() / "setups"
+    return path if path.is_dir() else None
+
+
+def launcher_command() -> list[str]:
+    """The command that starts the application: bundle executable, ``mimocorb`` script, or ``python -m``."""
+    if getattr(sys, "frozen", False):
+        return [str(Path(sys.executable).resolve())]
+    bindir = Path(sys.executable).parent
+    for name in ("mimocorb", "mimocorb.exe"):
+        script = bindir / name
+        if script.is_file() and os.access(script, os.X_OK):
+            return [str(script)]
+    found = shutil.which("mimocorb")
+    if found:
+        return [str(Path(found).resolve())]
+    return [sys.executable, "-m", "mimocorb_gui"]
+
+
+# --------------------------------------------------------------------------- generated content
+
+
+def icon_svg() -> str:
+    """The application icon: a ring buffer of 12 slots (8 filled, the write head bright) around a pulse."""
+    cx = cy = 128.0
+    r_out, r_in = 108.0, 76.0
+    slots, gap = 12, 7.0  # gap in degrees
+
+    def pt(r: float, deg: float) -> str:
+        a = math.radians(deg)
+        return f"{cx + r * math.cos(a):.2f},{cy + r * math.sin(a):.2f}"
+
+    segments = []
+    for i in range(slots):
+        a0 = -90.0 + i * 360.0 / slots + gap / 2
+        a1 = a0 + 360.0 / slots - gap
+        color = "#7ff5e6" if i == 7 else ("#2fb8a8" if i < 7 else "#2c5478")
+        d = (
+            f"M{pt(r_out, a0)} A{r_out:g},{r_out:g} 0 0,1 {pt(r_out, a1)} "
+            f"L{pt(r_in, a1)} A{r_in:g},{r_in:g} 0 0,0 {pt(r_in, a0)} Z"
+        )
+        segments.append(f'    <path fill="{color}" d="{d}"/>')
+    # a detector pulse: baseline, fast rise, exponential decay
+    x0, x_peak, x1, base, height, tau = 72.0, 98.0, 186.0, 158.0, 84.0, 20.0
+    points = [(x0, base), (x_peak - 6, base), (x_peak, base - height)]
+    x = x_peak
+    while x < x1:
+        x = min(x1, x + 4.0)
+        points.append((x, base - height * math.exp(-(x - x_peak) / tau)))
+    pulse = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+    return "\n".join(
+        [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            "<!-- mimoCoRB icon: a ring buffer (12 slots, 8 filled, the write head bright) around a"
+            " detector pulse. Generated by mimocorb_gui.desktop.icon_svg(). -->",
+            '<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256" viewBox="0 0 256 256">',
+            "  <defs>",
+            '    <linearGradient id="bg" x1="0" y1="0" x2="0" y2="1">',
+            '      <stop offset="0" stop-color="#1f4266"/>',
+            '      <stop offset="1" stop-color="#0e2033"/>',
+            "    </linearGradient>",
+            "  </defs>",
+            '  <rect x="4" y="4" width="248" height="248" rx="52" ry="52" fill="url(#bg)"/>',
+            "  <g>",
+            *segments,
+            "  </g>",
+            f'  <polyline fill="none" stroke="#ffb72b" stroke-width="11" stroke-linecap="round"'
+            f' stroke-linejoin="round" points="{pulse}"/>',
+            "</svg>",
+            "",
+        ]
+    )
+
+
+_EXEC_RESERVED = set(" \t\n\"'\\><~|&;$*?#()`")
+
+
+def _exec_arg(arg: str) -> str:
+    """One argument of a desktop entry's ``Exec`` key, quoted and escaped as the spec asks."""
+    arg = arg.replace("%", "%%")
+    if any(c in _EXEC_RESERVED for c in arg):
+        arg = '"' + "".join("\\" + c if c in '"`$\\' else c for c in arg) + '"'
+    return arg.replace("\\", "\\\\")  # the value is a string: its backslashes are escaped once more
+
+
+def _string_value(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+
+
+def desktop_entry(command: Sequence[str] | None = None, icon: str = ICON_NAME) -> str:
+    """The launcher. ``command`` starts the application (default: ``mimocorb``); ``gui %f`` is appended."""
+    command = list(command) if command else ["mimocorb"]
+    lines = [
+        "[Desktop Entry]",
+        "Type=Application",
+        "Version=1.4",
+        "Name=mimoCoRB",
+        "GenericName=Data Acquisition",
+        "Comment=Acquire, filter and display detector data with shared-memory ring buffers",
+        f"Exec={' '.join(_exec_arg(a) for a in command)} gui %f",
+    ]
+    if os.path.isabs(command[0]):
+        lines.append(f"TryExec={_string_value(command[0])}")
+    lines += [
+        f"Icon={_string_value(icon)}",
+        "Terminal=false",
+        "StartupNotify=true",
+        "Categories=Science;Physics;",
+        f"MimeType={MIME_TYPE};",
+        "Keywords=DAQ;data acquisition;oscilloscope;spectrum;detector;ring buffer;mimoCoRB;",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def mime_xml() -> str:
+    """shared-mime-info description of setup files (``*.mimocorb.yaml`` or YAML with ``Buffers:``)."""
+    return "\n".join(
+        [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            "<!-- mimoCoRB setup files: named *.mimocorb.yaml, or any YAML file with a top-level",
+            "     'Buffers:' key. Installed by `mimocorb install-desktop`. -->",
+            '<mime-info xmlns="http://www.freedesktop.org/standards/shared-mime-info">',
+            f'  <mime-type type="{MIME_TYPE}">',
+            "    <comment>mimoCoRB setup</comment>",
+            '    <sub-class-of type="application/x-yaml"/>',
+            f'    <icon name="{ICON_NAME}"/>',
+            '    <glob pattern="*.mimocorb.yaml" weight="80"/>',
+            '    <glob pattern="*.mimocorb.yml" weight="80"/>',
+            '    <magic priority="80">',
+            '      <match type="string" value="Buffers:" offset="0"/>',
+            '      <match type="string" value="\\nBuffers:" offset="0:4096"/>',
+            "    </magic>",
+            "  </mime-type>",
+            "</mime-info>",
+            "",
+        ]
+    )
+
+
+def render_png(svg: str, size: int) -> bytes:
+    """The SVG rendered to a ``size`` x ``size`` PNG with Qt (QtSvg; no display needed)."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtSvg import QSvgRenderer
+
+    renderer = QSvgRenderer(QByteArray(svg.encode("utf-8")))
+    if not renderer.isValid():
+        raise ValueError("invalid SVG icon")
+    image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+    renderer.render(painter)
+    painter.end()
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    return bytes(buffer.data().data())
+
+
+def write_resources(dest: Path) -> list[Path]:
+    """(Re)write ``resources/``: icon SVG + PNG sizes, the launcher template and the MIME description."""
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    svg = icon_svg()
+    for name, text in ((f"{ICON_NAME}.svg", svg), (DESKTOP_FILE, desktop_entry()), (MIME_FILE, mime_xml())):
+        (dest / name).write_text(text, encoding="utf-8")
+        written.append(dest / name)
+    for size in PNG_SIZES:
+        path = dest / "icons" / f"{ICON_NAME}-{size}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(render_png(svg, size))
+        written.append(path)
+    return written
+
+
+# --------------------------------------------------------------------------- install / uninstall
+
+
+def installed_paths(prefix: Path) -> dict[str, Path]:
+    """Every file ``install`` writes under ``prefix``, by role."""
+    share = Path(prefix).expanduser() / "share"
+    paths = {
+        "desktop": share / "applications" / DESKTOP_FILE,
+        "mime": share / "mime" / "packages" / MIME_FILE,
+        "svg": share / "icons" / "hicolor" / "scalable" / "apps" / f"{ICON_NAME}.svg",
+    }
+    for size in PNG_SIZES:
+        paths[f"png{size}"] = share / "icons" / "hicolor" / f"{size}x{size}" / "apps" / f"{ICON_NAME}.png"
+    return paths
+
+
+def _config_home() -> Path:
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+
+
+def _data_dirs() -> list[Path]:
+    home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    dirs = os.environ.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share"
+    return [home, *(Path(d) for d in dirs.split(":") if d)]
+
+
+def _run_tool(argv: list[str], log: Log, what: str) -> bool:
+    """Run a desktop tool if it exists; report and go on when it is missing or fails."""
+    exe = shutil.which(argv[0])
+    if exe is None:
+        log(f"  skipped: {argv[0]} not found ({what})")
+        return False
+    try:
+        proc = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log(f"  warning: {argv[0]} failed: {exc}")
+        return False
+    if proc.returncode != 0:
+        log(
+            f"  warning: {' '.join(argv)} exited with {proc.returncode}: {(proc.stderr or proc.stdout).strip()}"
+        )
+        return False
+    log(f"  ran: {' '.join(argv)}")
+    return True
+
+
+def _edit_mimeapps(set_default: bool, log: Log) -> None:
+    """Add or remove ``MIME_TYPE=mimocorb.desktop`` in the user's mimeapps.list, keeping every other line."""
+    path = _config_home() / "mimeapps.list"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    key = f"{MIME_TYPE}="
+    lines = [ln for ln in lines if not ln.strip().startswith(key)]
+    if set_default:
+        for section in ("[Default Applications]", "[Added Associations]"):
+            if section not in (ln.strip() for ln in lines):
+                if lines and lines[-1].strip():
+                    lines.append("")
+                lines.append(section)
+            at = [ln.strip() for ln in lines].index(section) + 1
+            lines.insert(
+                at, f"{key}{DESKTOP_FILE};" if section.startswith("[Added") else f"{key}{DESKTOP_FILE}"
+            )
+    elif not path.is_file():
+        return
+    else:
+        lines = _drop_empty_sections(lines, ("[Default Applications]", "[Added Associations]"))
+    verb = "set" if set_default else "removed"
+    if not any(ln.strip() for ln in lines):
+        path.unlink()
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    log(f"  {verb} default application for {MIME_TYPE} in {path}")
+
+
+def _drop_empty_sections(lines: list[str], sections: Sequence[str]) -> list[str]:
+    """Remove the named section headers that have no entry left (with one blank line before them)."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if lines[i].strip() in sections:
+            j = i + 1
+            while j < len(lines) and not lines[j].strip().startswith("["):
+                j += 1
+            if not any(ln.strip() and not ln.strip().startswith("#") for ln in lines[i + 1 : j]):
+                while out and not out[-1].strip():
+                    out.pop()
+                if j < len(lines) and out:
+                    out.append("")
+                i = j
+                continue
+        out.append(lines[i])
+        i += 1
+    return out
+
+
+def _refresh(share: Path, log: Log) -> None:
+    if (share / "mime" / "packages").is_dir():
+        _run_tool(["update-mime-database", str(share / "mime")], log, "file type of setup files")
+    if (share / "applications").is_dir():
+        _run_tool(["update-desktop-database", str(share / "applications")], log, "menu cache; optional")
+    hicolor = share / "icons" / "hicolor"
+    if hicolor.is_dir():
+        _run_tool(["gtk-update-icon-cache", "-f", "-t", "-q", str(hicolor)], log, "icon cache; optional")
+
+
+def _icon_pngs() -> dict[int, bytes]:
+    """PNG icons from resources/ when present, else rendered from the SVG."""
+    res = resources_dir()
+    pngs = {}
+    for size in PNG_SIZES:
+        path = res / "icons" / f"{ICON_NAME}-{size}.png" if res else None
+        pngs[size] = (
+            path.read_bytes() if path is not None and path.is_file() else render_png(icon_svg(), size)
+        )
+    return pngs
+
+
+def install(
+    prefix: Path | str = "~/.local",
+    *,
+    command: Sequence[str] | None = None,
+    set_default: bool = True,
+    log: Log = print,
+) -> list[Path]:
+    """Write launcher, icons and MIME description under ``prefix/share``; refresh caches; set the default."""
+    prefix = Path(prefix).expanduser().resolve()
+    share = prefix / "share"
+    paths = installed_paths(prefix)
+    command = list(command) if command else launcher_command()
+    pngs = _icon_pngs()
+    contents: dict[str, bytes] = {
+        "desktop": desktop_entry(command).encode("utf-8"),
+        "mime": mime_xml().encode("utf-8"),
+        "svg": icon_svg().encode("utf-8"),
+        **{f"png{size}": data for size, data in pngs.items()},
+    }
+    log(f"installing the mimoCoRB launcher into {share}")
+    for role, path in paths.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(contents[role])
+        if role == "desktop":
+            path.chmod(0o755)  # some desktops only trust executable launchers
+        log(f"  wrote {path}")
+    log(f"  launcher runs: {' '.join(command)} gui FILE")
+    _refresh(share, log)
+    if set_default:
+        if not _run_tool(["xdg-mime", "default", DESKTOP_FILE, MIME_TYPE], log, "default application"):
+            _edit_mimeapps(True, log)
+    if share.resolve() not in {d.expanduser().resolve() for d in _data_dirs()}:
+        log(
+            f"  note: {share} is not in XDG_DATA_HOME/XDG_DATA_DIRS; desktops will not find the launcher there"
+        )
+    return list(paths.values())
+
+
+def uninstall(prefix: Path | str = "~/.local", *, set_default: bool = True, log: Log = print) -> list[Path]:
+    """Remove what :func:`install` wrote under ``prefix``; refresh caches; drop the default association."""
+    prefix = Path(prefix).expanduser().resolve()
+    share = prefix / "share"
+    removed = []
+    log(f"removing the mimoCoRB launcher from {share}")
+    for path in installed_paths(prefix).values():
+        if path.exists():
+            path.unlink()
+            removed.append(path)
+            log(f"  removed {path}")
+    generated = share / "mime" / "application" / f"{MIME_TYPE.split('/')[1]}.xml"
+    if generated.exists():
+        generated.unlink()
+    _refresh(share, log)
+    if set_default:
+        _edit_mimeapps(False, log)
+    return removed
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mimocorb install-desktop",
+        description="Install the mimoCoRB launcher, icon and setup-file association for this user "
+        "(freedesktop desktops: GNOME, KDE, Xfce, ...). No root needed.",
+    )
+    parser.add_argument("--prefix", default="~/.local", help="install under PREFIX/share (default: ~/.local)")
+    parser.add_argument("--uninstall", action="store_true", help="remove launcher, icon and association")
+    parser.add_argument(
+        "--no-default",
+        action="store_true",
+        help="do not make mimoCoRB the default application for setup files",
+    )
+    # for maintainers: regenerate resources/ from this module
+    parser.add_argument("--write-resources", metavar="DIR", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.write_resources:
+        for path in write_resources(Path(args.write_resources)):
+            print(f"wrote {path}")
+        return 0
+    if sys.platform in ("win32", "darwin"):
+        print(
+            "install-desktop is for Linux desktops (freedesktop.org); on this system, create a shortcut "
+            f"to {launcher_command()[0]} instead.",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        if args.uninstall:
+            uninstall(args.prefix, set_default=not args.no_default)
+        else:
+            install(args.prefix, set_default=not args.no_default)
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

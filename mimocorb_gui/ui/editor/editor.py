@@ -414,10 +414,27 @@ class GraphEditor(QWidget):
     def delete_selection(self) -> bool:
         return self.remove_nodes(self.scene.selected_keys(), [e.key for e in self.scene.selected_edges()])
 
+    def _raw_field(self, section: str, name: str, key: str) -> Any:
+        from mimocorb_gui.core.setup import _plain  # the model's ruamel -> plain conversion
+
+        entries = self._setup.document.get(section) if self._setup is not None else None
+        entry = entries.get(name) if hasattr(entries, "get") else None
+        return _plain(entry.get(key)) if hasattr(entry, "get") else None
+
+    @staticmethod
+    def _same(old: Any, new: Any) -> bool:
+        return type(old) is type(new) and old == new
+
     def set_buffer_field(self, name: str, key: str, value: Any) -> bool:
+        """Set ``slot_count``, ``data_length`` or ``data_dtype``; setting the current value is no step."""
+        if self._setup is not None and self._same(self._raw_field("Buffers", name, key), value):
+            return False
         return self.edit(f"Set {name}.{key}", lambda: self._setup.set_buffer_field(name, key, value))
 
     def set_worker_field(self, name: str, key: str, value: Any) -> bool:
+        """Set one worker key (None removes it); setting the current value is no step."""
+        if self._setup is not None and self._same(self._raw_field("Workers", name, key), value):
+            return False
         return self.edit(f"Set {name}.{key}", lambda: self._setup.set_worker_field(name, key, value))
 
     def set_setup_field(self, key: str, value: Any) -> bool:

@@ -237,6 +237,8 @@ class NodeItem(QGraphicsObject):
     # ---- movement
 
     def itemChange(self, change, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and isinstance(value, QPointF):
+            return QPointF(round(value.x()), round(value.y()))  # whole pixels: tidy side file
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             for edge in self.edges:
                 edge.update_path()

@@ -25,7 +25,7 @@ class EditorScene(QGraphicsScene):
     """Items mirroring a :class:`Setup`."""
 
     connection_requested = Signal(str, str, str)  # worker, buffer, role
-    nodes_moved = Signal(dict)  # {(kind, name): (old_xy, new_xy)}
+    nodes_moved = Signal(object)  # {(kind, name): (old_xy, new_xy)}
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)

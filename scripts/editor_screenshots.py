@@ -3,7 +3,7 @@
     QT_QPA_PLATFORM=offscreen python scripts/editor_screenshots.py [--out docs/screenshots]
 
 1. editor_muon.png   the muon lifetime setup as laid out on open, a worker selected
-2. editor_error.png  the same setup with a validation error (a sink disconnected), problem selected
+2. editor_error.png  the same setup with a validation error (the importer's sink disconnected)
 3. editor_run.png    live numbers from a real short run (rates, fill levels, processes)
 4. editor_failed.png a run whose worker raised: the worker turns red
 """
@@ -57,7 +57,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    parser.add_argument("--size", default="1500x860")
+    parser.add_argument("--size", default="1600x900")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -94,8 +94,9 @@ def main() -> int:
         editor.select_node("worker", "lifetime_filter", center=False)
         shot(editor, "editor_muon.png")
 
-        # a validation error: the pulse-height analyser loses its sink
-        editor.disconnect_nodes("pulse_heights", "PulseHeights", "sinks")
+        # a validation error: the importer loses its sink
+        importer = next(n for n, w in editor.setup.workers.items() if not w.sources and w.sinks)
+        editor.disconnect_nodes(importer, editor.setup.workers[importer].sinks[0], "sinks")
         editor.validate_now()
         errors = [p for p in editor.problems() if p.severity == "error"]
         if errors:
@@ -119,17 +120,25 @@ def main() -> int:
                     break
             editor.set_run_stats(stats)
             editor.view.fit()
+            editor.select_node("buffer", setup.workers["lifetime_filter"].sources[0], center=False)
             shot(editor, "editor_run.png")
             run.stop(timeout=20)
         editor.set_run_stats(None)
 
-        # a failed worker turns red
+        # a failed worker turns red: the filter is replaced by one that raises after 20 events
         (work / "breaks.py").write_text(FAILING_WORKER)
+        spec = editor.setup.workers["lifetime_filter"]
+        source = editor.setup.buffers[spec.sources[0]]
+        same = [b for b in spec.sinks if editor.setup.buffers[b].dtype == source.dtype]
+        for sink in spec.sinks:
+            if sink not in same:  # a Filter passes events unchanged: keep the sinks of the same dtype
+                editor.remove_nodes(
+                    [("buffer", sink)]
+                    + [("worker", w) for w, ws in editor.setup.workers.items() if ws.sources == [sink]]
+                )
         editor.set_worker_field("lifetime_filter", "file", "breaks.py")
         editor.set_worker_field("lifetime_filter", "function", "breaks_after_some")
-        editor.set_worker_field("lifetime_filter", "sinks", ["AcceptedPulses"])
         editor.set_worker_field("lifetime_filter", "config", None)
-        editor.remove_nodes([("worker", "save_decays"), ("buffer", "DecayTimes")])
         editor.auto_layout()
         setup = editor.setup
         with Run(setup, run_root=Path(tmp) / "runs") as run:

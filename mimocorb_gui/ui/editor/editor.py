@@ -675,6 +675,7 @@ class GraphEditor(QWidget):
         self._validate_timer.stop()
         self._problems_stale = False
         self._problems = self._setup.validate() if self._setup is not None else []
+        self._problems += self._config_problems()
         self.scene.set_problems(self._problems)
         self.problems_view.set_problems(self._problems)
         self.status_label.setText(self.problems_view.summary())
@@ -682,6 +683,31 @@ class GraphEditor(QWidget):
         self.status_label.setStyleSheet(f"color: {color}")
         self.problems_changed.emit(list(self._problems))
         return self._problems
+
+    def _config_problems(self) -> list:
+        """Warnings for config keys the function documents as required but nobody sets."""
+        if self._setup is None:
+            return []
+        from mimocorb_gui.core.setup import Problem
+
+        found = []
+        for name, spec in self._setup.workers.items():
+            doc = self.scene.function_doc(spec)
+            if doc is None:
+                continue
+            for c in doc.configs:
+                if c.default is None and c.key not in spec.config:
+                    what = f": {c.description}" if c.description else ""
+                    found.append(
+                        Problem(
+                            "warning",
+                            f"Workers.{name}.config",
+                            f"'{c.key}' is required by {spec.function} and not set{what}",
+                            node=("worker", name),
+                            file=self._setup.path.name,
+                        )
+                    )
+        return found
 
     def problems(self) -> list:
         """Validation problems of the setup as it is now (core ``Problem`` objects)."""
@@ -723,6 +749,25 @@ class GraphEditor(QWidget):
             self.save(path)
         except OSError as exc:
             self.ask_message("Save", f"Cannot save: {exc}")
+
+    def maybe_save(self) -> bool:
+        """Before closing or opening another setup: True when it is fine to go on.
+
+        Unsaved changes are offered to be saved (Save / Discard / Cancel).
+        """
+        if self._setup is None or not self.is_modified():
+            return True
+        answer = self.ask_save_discard_cancel(
+            "Unsaved changes", f"Save the changes to {self._setup.path.name} before closing?"
+        )
+        if answer == "save":
+            try:
+                self.save()
+            except OSError as exc:
+                self.ask_message("Save", f"Cannot save: {exc}")
+                return False
+            return True
+        return answer == "discard"
 
     # ------------------------------------------------------------------ during a run
 
@@ -774,6 +819,13 @@ class GraphEditor(QWidget):
     def ask_save_file(self, title: str, directory: str, filters: str) -> str | None:
         path, _ = QFileDialog.getSaveFileName(self, title, directory, filters)
         return path or None
+
+    def ask_save_discard_cancel(self, title: str, text: str) -> str:
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self, title, text, buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save
+        )
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
     def ask_message(self, title: str, text: str) -> None:
         QMessageBox.warning(self, title, text)

@@ -207,18 +207,20 @@ class NodeItem(QGraphicsObject):
     ) -> None:
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         pcolor = self.problem_color()
-        if selected:
-            painter.setPen(QPen(SELECT_COLOR, 3.0))
-        elif pcolor is not None:
+        if selected:  # a halo outside the frame, so a problem's colour stays visible
+            halo = QColor(SELECT_COLOR)
+            halo.setAlpha(150)
+            painter.setPen(QPen(halo, 7.0))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPath(path)
+        if pcolor is not None:
             painter.setPen(QPen(pcolor, 2.4))
+        elif selected:
+            painter.setPen(QPen(SELECT_COLOR.darker(120), 1.6))
         else:
             painter.setPen(QPen(border, 1.3))
         painter.setBrush(fill)
         painter.drawPath(path)
-        if selected and pcolor is not None:
-            painter.setPen(QPen(pcolor, 1.4, Qt.PenStyle.DashLine))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawPath(path)
 
     def paint_badge(self, painter: QPainter) -> None:
         pcolor = self.problem_color()
@@ -287,7 +289,7 @@ class BufferNode(NodeItem):
             return "no dtype"
         types = set(self.fields.values())
         if len(types) == 1 and len(self.fields) > 1:
-            return f"{', '.join(self.fields)}: {next(iter(types))}"
+            return f"{len(self.fields)} × {next(iter(types))}: {', '.join(self.fields)}"
         return ", ".join(f"{k}: {v}" for k, v in self.fields.items())
 
     def describe(self) -> str:
@@ -374,7 +376,7 @@ class WorkerNode(NodeItem):
         self.processes = 1
         self.run: dict | None = None
         self.observe_port = Port(self, "observe")
-        self.observe_port.setPos(self.WIDTH / 2, self.HEIGHT)
+        self.observe_port.setPos(0, self.HEADER / 2)  # left, in the header: dashed edges come in here
         self.in_port.setPos(0, (self.HEIGHT + self.HEADER) / 2)
         self.out_port.setPos(self.WIDTH, (self.HEIGHT + self.HEADER) / 2)
 
@@ -520,10 +522,7 @@ class Edge(QGraphicsPathItem):
         a, b = self.endpoints()
         path = QPainterPath(a)
         dx = max(40.0, abs(b.x() - a.x()) * 0.5)
-        if self.role == "observes":
-            path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x(), b.y() + 60), b)
-        else:
-            path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+        path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
         self.setPath(path)
 
     def set_problems(self, problems: list) -> None:

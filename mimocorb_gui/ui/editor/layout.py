@@ -43,7 +43,11 @@ def graph_edges(setup) -> list[tuple[NodeKey, NodeKey]]:
 
 
 def layers(setup) -> dict[NodeKey, int]:
-    """Longest-path layering: importers in layer 0, exporters in the last worker layer."""
+    """Longest-path layering: importers in layer 0, everything right of what feeds it.
+
+    Exporters end their chain, so they sit right of their source; they are not all pushed to the
+    last column, which would draw long edges across the graph (through other nodes).
+    """
     nodes = [("buffer", b) for b in setup.buffer_names] + [("worker", w) for w in setup.worker_names]
     edges = graph_edges(setup)
     layer = dict.fromkeys(nodes, 0)
@@ -55,12 +59,6 @@ def layers(setup) -> dict[NodeKey, int]:
                 changed = True
         if not changed:
             break
-    workers = setup.workers
-    worker_layers = [layer[("worker", w)] for w in workers]
-    last = max(worker_layers, default=0)
-    for name, w in workers.items():
-        if w.sources and not w.sinks:  # an exporter: to the right edge
-            layer[("worker", name)] = max(layer[("worker", name)], last)
     # buffers nobody writes sit just before their first reader
     writers = {v for u, v in edges if u[0] == "worker"}
     for key in nodes:

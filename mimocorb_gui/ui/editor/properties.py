@@ -332,14 +332,7 @@ class PropertyPanel(QWidget):
         self.buffer_info.setText(f"<span style='color:#66707a'>{size}<br>{'; '.join(users)}</span>")
 
     def _function_doc(self, setup, spec):
-        from mimocorb_gui.core import loader
-
-        if not spec.function:
-            return None
-        try:
-            return loader.function_doc(spec.function, spec.file, setup.setup_dir)
-        except Exception:  # noqa: BLE001 - shown by validation
-            return None
+        return self.editor.scene.function_doc(spec)
 
     def _fill_worker(self, setup, name: str) -> None:
         from mimocorb_gui.core import loader

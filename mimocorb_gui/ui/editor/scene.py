@@ -36,6 +36,7 @@ class EditorScene(QGraphicsScene):
         self._pending: PendingEdge | None = None
         self._pending_port: Port | None = None
         self._press_positions: dict[NodeKey, Point] | None = None
+        self._docs: dict[tuple, object] = {}
         self.setBackgroundBrush(QColor("#f4f6f8"))
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
 
@@ -45,6 +46,7 @@ class EditorScene(QGraphicsScene):
         if self.setup is not None:
             self.setup.remove_listener(self._on_model_event)
         self.clear_items()
+        self._docs.clear()
         self.setup = setup
         if setup is None:
             return
@@ -128,22 +130,24 @@ class EditorScene(QGraphicsScene):
         if edge.scene() is self:
             self.removeItem(edge)
 
-    def template_of(self, name: str, spec) -> str:
-        """The template named in the worker's function docstring ('' when unknown)."""
-        cached = self.templates.get(name)
-        if cached is not None and cached[0] == (spec.file, spec.function):
-            return cached[1]
-        template = ""
-        if spec.function:
+    def function_doc(self, spec):
+        """The parsed docstring of a worker's function (cached), or None when it cannot be loaded."""
+        if not spec.function or self.setup is None:
+            return None
+        key = (str(self.setup.setup_dir), spec.file, spec.function)
+        if key not in self._docs:
             try:
                 from mimocorb_gui.core import loader
 
-                doc = loader.function_doc(
-                    spec.function, spec.file, self.setup.setup_dir if self.setup else None
-                )
-                template = doc.type.split()[0].strip(".,:") if doc.type else ""
+                self._docs[key] = loader.function_doc(spec.function, spec.file, self.setup.setup_dir)
             except Exception:  # noqa: BLE001 - a broken function is reported by validation
-                template = ""
+                return None  # not cached: the file may be written in a moment
+        return self._docs[key]
+
+    def template_of(self, name: str, spec) -> str:
+        """The template named in the worker's function docstring ('' when unknown)."""
+        doc = self.function_doc(spec)
+        template = doc.type.split()[0].strip(".,:") if doc is not None and doc.type else ""
         self.templates[name] = ((spec.file, spec.function), template)
         return template
 

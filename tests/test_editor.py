@@ -607,3 +607,36 @@ def test_maybe_save_asks_and_saves_discards_or_cancels(muon, monkeypatch):
         assert muon.maybe_save() is ok
         assert (Setup.load(muon.setup.path).buffers["RawPulses"].slot_count == 99) is saved
     assert not muon.is_modified()
+
+
+def test_delete_key_deletes_on_the_canvas_but_not_while_in_the_property_panel(muon, qtbot):
+    muon.select_node("buffer", "DecayTimes")
+    muon.properties._refresh_now()  # noqa: SLF001
+    table = muon.properties.dtype_table
+    table.setFocus()
+    table.setCurrentCell(0, 0)
+    QTest.keyClick(table, Qt.Key.Key_Delete)
+    assert "DecayTimes" in muon.setup.buffer_names
+    muon.view.setFocus()
+    QTest.keyClick(muon.view.viewport(), Qt.Key.Key_Delete)
+    assert "DecayTimes" not in muon.setup.buffer_names
+    assert muon.setup.workers["lifetime_filter"].sinks == ["AcceptedPulses"]  # references follow
+
+
+def test_nodes_missing_from_the_side_file_are_placed_clear_of_the_saved_ones(muon, qtbot):
+    muon.move_nodes({("worker", "source"): (0.0, 0.0)})
+    muon._user_layout = True  # noqa: SLF001 - as after a drag
+    muon.save()
+    side = layout_path(muon.setup.path)
+    data = json.loads(side.read_text())
+    del data["nodes"]["worker:save_decays"]  # e.g. the worker was added by hand in the YAML
+    side.write_text(json.dumps(data))
+    again = GraphEditor()
+    qtbot.addWidget(again)
+    again.set_setup(Setup.load(muon.setup.path))
+    nodes = again.scene.nodes
+    assert nodes[("worker", "source")].pos() == QPointF(0, 0)
+    new = nodes[("worker", "save_decays")].sceneBoundingRect()
+    assert not any(
+        new.intersects(n.sceneBoundingRect()) for k, n in nodes.items() if k != ("worker", "save_decays")
+    )

@@ -140,14 +140,20 @@ class GraphEditor(QWidget):
         layout.addWidget(self.hsplit)
 
     def _build_actions(self) -> None:
+        canvas_only = {"delete", "rename", "copy", "paste", "select_all"}  # not while typing in a table
+
         def add(name: str, text: str, slot: Callable[[], Any], shortcut=None, tip: str = "") -> QAction:
             action = QAction(text, self)
             if shortcut is not None:
                 action.setShortcut(QKeySequence(shortcut))
-                action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                action.setShortcutContext(
+                    Qt.ShortcutContext.WidgetShortcut
+                    if name in canvas_only
+                    else Qt.ShortcutContext.WidgetWithChildrenShortcut
+                )
             action.setToolTip(tip or text.replace("&", "").rstrip("…"))
             action.triggered.connect(lambda _checked=False: slot())
-            self.addAction(action)
+            (self.view if name in canvas_only else self).addAction(action)
             self.actions[name] = action
             return action
 

@@ -98,7 +98,7 @@ class EditorScene(QGraphicsScene):
             self.nodes[key] = node
         missing = [k for k in new_keys if k not in positions]
         if missing:
-            positions.update(self._place(missing))
+            positions.update(self._place(missing, positions))
         for key, xy in positions.items():
             if key in self.nodes:
                 self.nodes[key].setPos(QPointF(*xy))
@@ -151,15 +151,23 @@ class EditorScene(QGraphicsScene):
         self.templates[name] = ((spec.file, spec.function), template)
         return template
 
-    def _place(self, keys: list[NodeKey]) -> dict[NodeKey, Point]:
-        """Positions for new nodes: the layered layout when nothing is placed yet, else below the rest."""
-        auto = layered_layout(self.setup)
-        placed = [n for k, n in self.nodes.items() if k not in keys]
-        if not placed:
+    def _place(self, keys: list[NodeKey], given: dict[NodeKey, Point]) -> dict[NodeKey, Point]:
+        """Positions for new nodes: the layered layout when nothing is placed yet, else below the rest.
+
+        ``given`` are positions about to be applied to other nodes (e.g. from the side file).
+        """
+        rects = []
+        for key, node in self.nodes.items():
+            if key in keys:
+                continue
+            x, y = given.get(key, (node.pos().x(), node.pos().y()))
+            rects.append(node.boundingRect().translated(x, y))
+        if not rects:
+            auto = layered_layout(self.setup)
             return {k: auto.get(k, (0.0, 0.0)) for k in keys}
-        rect = QRectF()
-        for n in placed:
-            rect = rect.united(n.sceneBoundingRect())
+        rect = QRectF(rects[0])
+        for r in rects[1:]:
+            rect = rect.united(r)
         result = {}
         x = rect.left()
         for k in keys:

@@ -236,13 +236,34 @@ def test_displays_idle_without_cpu_and_stop_with_the_run(tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_invalid_display_config_fails_the_worker_with_the_key(tmp_path):
-    run = _run(tmp_path, scope="{ylim: [1], channels: [chQ]}")
-    try:
-        run.start()
-        assert run.wait(30)
-    finally:
-        run.close()
+def test_invalid_display_config_is_an_error_before_the_start(tmp_path):
+    from mimocorb_gui.core.run import SetupInvalid
+
+    with pytest.raises(SetupInvalid) as exc:
+        _run(tmp_path, scope="{ylim: [1], channels: [chQ]}")
+    errors = str(exc.value)
+    assert "Workers.scope.config" in errors
+    assert "config 'ylim' must be [min, max]" in errors
+    assert "'chQ' is not a field of the buffer (fields: chA, chB)" in errors
+    assert not (tmp_path / "runs").exists()  # nothing started
+
+
+@pytest.mark.timeout(60)
+def test_invalid_display_config_still_fails_the_worker_with_the_key(tmp_path):
+    """A setup validated without function checks (or edited after) still fails loudly in the worker."""
+    from unittest import mock
+
+    from mimocorb_gui.core.setup import Setup
+
+    original = Setup.validate
+    with mock.patch.object(Setup, "validate", lambda self, check_functions=True: original(self, False)):
+        run = _run(tmp_path, scope="{ylim: [1], channels: [chQ]}")
+        try:
+            run.start()
+            assert run.wait(30)
+        finally:
+            run.close()
     errors = _log(run, logging.ERROR)
     assert "worker 'scope': config 'ylim' must be [min, max]" in errors
+    assert "'chQ' is not a field of the buffer (fields: chA, chB)" in errors
     assert "'chQ' is not a field of the buffer (fields: chA, chB)" in errors

@@ -213,3 +213,42 @@ def test_core_and_functions_never_import_qt():
     )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "KEPT" in res.stdout and "BROKEN" not in res.stdout
+
+
+def test_function_config_checks_run_before_the_start(tmp_path):
+    """Prebuilt functions check their config against their buffers in `mimocorb check` already."""
+    path = tmp_path / "setup.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            Buffers:
+              Pulses: {slot_count: 8, data_length: 100, data_dtype: {ch1: float32}}
+              Heights: {slot_count: 8, data_length: 1, data_dtype: {peak_heights: float32}}
+            Workers:
+              source:
+                function: simulators.gamma_pulses
+                config: {number_of_events: 10}
+                sinks: [Pulses]
+              scope:
+                function: observers.oscilloscope
+                config: {channels: [ch2]}
+                observes: [Pulses]
+              pha:
+                function: analyzers.pha
+                config: {height: 0.1}
+                sources: [Pulses]
+                sinks: [Heights]
+              spectrum:
+                function: exporters.histogram
+                config: {bins: {peak_height: [0, 1, 100]}}
+                sources: [Heights]
+            """
+        )
+    )
+    errors = [str(p) for p in Setup.load(path).errors()]
+    assert any("Workers.scope.config" in e and "ch2" in e and "ch1" in e for e in errors), errors
+    assert any(
+        "Workers.spectrum.config" in e and "peak_height" in e and "peak_heights" in e for e in errors
+    ), errors
+    with pytest.raises(SetupInvalid):
+        Run(Setup.load(path))

@@ -1397,6 +1397,8 @@ class _Validator:
         self.templates: dict[str, tuple[str, str, bool, Any]] = {}
         # worker -> role -> [(buffer, location)] of defined buffers
         self.connections: dict[str, dict[str, list[tuple[str, str]]]] = {}
+        # worker -> the function's own setup check (core.templates.setup_check)
+        self.function_checks: dict[str, Any] = {}
 
     def add(
         self,
@@ -1434,6 +1436,7 @@ class _Validator:
         if isinstance(buffers, Mapping) and isinstance(workers, Mapping):
             self.graph(buffers, valid_buffers, users)
             self.template_rules(workers)
+            self.function_configs(workers)
         return self.problems
 
     # ---- top level
@@ -1722,6 +1725,9 @@ class _Validator:
             key = "file" if exc.field == "file" else "function"
             self.error(f"{where}.{key}", exc.message, node=node, line=_line_of(raw, key))
             return
+        check = getattr(func, "check_setup", None)
+        if callable(check):
+            self.function_checks[node[1]] = check
         doc = loader.parse_function_doc(inspect.getdoc(func))
         template = doc.type.split()[0].strip(".,:") if doc.type else ""
         if template:
@@ -1745,6 +1751,28 @@ class _Validator:
                 pass
         key = where.rsplit(".", 1)[-1]
         return _line_of(parent if parent is not None else self.doc, key)
+
+    # ---- the functions' own checks of their config and buffers (core.templates.setup_check)
+
+    def function_configs(self, workers: Mapping[str, Any]) -> None:
+        if self.problems and any(p.severity == "error" for p in self.problems):
+            return  # a broken setup: the views the checks need may not exist
+        specs = self.setup.workers
+        buffers = self.setup.buffers
+        for wname, check in self.function_checks.items():
+            spec = specs.get(wname)
+            if spec is None:
+                continue
+            where = f"{WORKERS}.{wname}.config"
+            raw = workers.get(wname)
+            line = _line_of(raw, "config") if isinstance(raw, Mapping) else None
+            role_specs = {role: [buffers[b] for b in getattr(spec, role) if b in buffers] for role in ROLES}
+            try:
+                messages = list(check(dict(spec.config), **role_specs))
+            except Exception as exc:  # noqa: BLE001 - a check that breaks is itself a problem to show
+                messages = [f"the check of {spec.function} failed: {type(exc).__name__}: {exc}"]
+            for message in messages:
+                self.error(where, message, node=("worker", wname), line=line)
 
     # ---- the templates named in the functions' docstrings (core.templates.TEMPLATE_RULES)
 

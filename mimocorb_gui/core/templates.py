@@ -19,6 +19,7 @@ from mimocorb_gui.core.ringbuffer import Reader, Writer
 
 __all__ = [
     "TEMPLATE_RULES",
+    "setup_check",
     "Exporter",
     "Filter",
     "Importer",
@@ -31,6 +32,25 @@ __all__ = [
 
 
 _SMALL_EVENT_BYTES = 4096  # below this, bytes() + memoryview copy beats a NumPy slice assignment
+
+
+def setup_check(check: Callable[..., list[str]]) -> Callable[[Callable], Callable]:
+    """Attach a check that the setup validator runs before anything starts.
+
+    ``check(config, sources=[BufferSpec], sinks=[BufferSpec], observes=[BufferSpec]) -> [message]``
+    gets the worker's merged config and its buffers (with ``name``, ``slot_count``, ``data_length``,
+    ``dtype``); each message becomes an error at ``Workers.<name>.config``, naming the key and
+    the valid choices. Usable on user functions too::
+
+        @setup_check(lambda config, **buffers: [] if "threshold" in config else ["'threshold' is missing"])
+        def my_filter(io): ...
+    """
+
+    def attach(function: Callable) -> Callable:
+        function.check_setup = check
+        return function
+
+    return attach
 
 
 class SetupCheckError(ValueError):

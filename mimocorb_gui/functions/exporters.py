@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from mimocorb_gui.core.bufferio import BufferIO
-from mimocorb_gui.core.livehist import LiveHistogramWriter, histogram_dir, parse_bins
+from mimocorb_gui.core.livehist import LiveHistogramWriter, check_bins, histogram_dir, parse_bins
 from mimocorb_gui.core.ringbuffer import Reader
-from mimocorb_gui.core.templates import Exporter, _copy_event
+from mimocorb_gui.core.templates import Exporter, _copy_event, setup_check
 from mimocorb_gui.functions.simulators import check_number
 
 __all__ = ["CsvFormatter", "csv", "drain", "histogram"]
@@ -94,6 +94,9 @@ def drain(buffer_io: BufferIO) -> None:
 # histogram
 
 
+@setup_check(
+    lambda config, sources=(), **_: check_bins(config.get("bins"), sources[0].dtype if sources else None)
+)
 def histogram(buffer_io: BufferIO) -> None:
     """mimoCoRB2 Function: Export data as a histogram.
 

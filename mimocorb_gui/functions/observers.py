@@ -22,7 +22,7 @@ import numpy as np
 
 from mimocorb_gui.core.bufferio import BufferIO
 from mimocorb_gui.core.livehist import BinSpec, check_bins, parse_bins
-from mimocorb_gui.core.templates import IsAlive, Observer
+from mimocorb_gui.core.templates import IsAlive, Observer, setup_check
 
 __all__ = [
     "DEFAULT_COLORS",
@@ -409,6 +409,11 @@ def _display_only(buffer_io: BufferIO, function: str, known: Sequence[str], chec
         time.sleep(IDLE_POLL)
 
 
+def _observed_dtype(observes) -> Any:
+    return observes[0].dtype if observes else None
+
+
+@setup_check(lambda config, observes=(), **_: check_oscilloscope_config(config, _observed_dtype(observes)))
 def oscilloscope(buffer_io: BufferIO) -> None:
     """mimoCoRB2 Function: Show an Oscilloscope plot of the buffer.
 
@@ -456,6 +461,7 @@ def oscilloscope(buffer_io: BufferIO) -> None:
     _display_only(buffer_io, "observers.oscilloscope", OSCILLOSCOPE_KEYS, check_oscilloscope_config)
 
 
+@setup_check(lambda config, observes=(), **_: check_histogram_config(config, _observed_dtype(observes)))
 def histogram(buffer_io: BufferIO) -> None:
     """mimoCoRB2 Function: Show histograms of the fields of a buffer.
 

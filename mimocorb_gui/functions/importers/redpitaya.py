@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mimocorb_gui.core.templates import setup_check
 from mimocorb_gui.functions.importers.rp_scpi import (
     ADC_MAX,
     ADC_MIN,
@@ -228,6 +229,12 @@ def validate_config(
     return RedPitayaConfig(**kwargs)
 
 
+def _check_setup(config, sinks=(), **_):
+    sink = sinks[0] if sinks else None
+    return check_config(config, sink.dtype if sink else None, sink.data_length if sink else None)
+
+
+@setup_check(_check_setup)
 def waveform(buffer_io):
     """mimoCoRB2 Function: Use RedPitaya to acquire waveform data.
 

@@ -31,6 +31,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ringbuffer.py
 
+# make screenshots: offscreen grabs of the main window during a run of each example setup -> docs/screenshots/
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshots.py
+	@if [ -f scripts/editor_screenshots.py ]; then QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/editor_screenshots.py; fi
+
 # make bundle        : one-folder PyInstaller bundle dist/mimocorb/ (pyinstaller from the `bundle` extra)
 # make test-bundle   : build it, then run the slow tests (they use the bundle from outside the source tree)
 # make install-desktop: launcher, icon and setup-file association for this user (~/.local, no root)

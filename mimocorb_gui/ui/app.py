@@ -1,0 +1,54 @@
+"""Application entry: ``main(setup_path) -> exit code`` creates the QApplication and the main window."""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import sys
+from pathlib import Path
+
+__all__ = ["create_app", "main"]
+
+
+def create_app(argv: list[str] | None = None):
+    """The QApplication (created once), named for settings and the desktop."""
+    from PySide6.QtCore import QCoreApplication, Qt
+    from PySide6.QtGui import QGuiApplication, QIcon
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    QCoreApplication.setOrganizationName("mimoCoRB")
+    QCoreApplication.setApplicationName("mimoCoRB")
+    QGuiApplication.setDesktopFileName("mimocorb")
+    icon = Path(__file__).resolve().parents[2] / "resources" / "mimocorb.svg"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def main(setup_path: str | Path | None = None) -> int:
+    """Open the main window (with ``setup_path`` if given) and run the event loop; returns the exit code."""
+    multiprocessing.freeze_support()  # before Qt: a frozen bundle's worker processes start here
+    from PySide6.QtCore import QTimer
+
+    from mimocorb_gui.ui.main_window import MainWindow
+
+    app = create_app()
+    window = MainWindow()
+    window.show()
+    if setup_path:
+        QTimer.singleShot(0, lambda: window.open_setup(setup_path))
+
+    # Ctrl-C in the terminal closes the window like the close button (asks, then stops in order)
+    signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close))
+    wake = QTimer()
+    wake.start(250)  # let the Python interpreter run now and then, so it sees the signal
+    wake.timeout.connect(lambda: None)
+    return int(app.exec())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else None))

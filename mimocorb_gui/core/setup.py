@@ -1755,10 +1755,11 @@ class _Validator:
     # ---- the functions' own checks of their config and buffers (core.templates.setup_check)
 
     def function_configs(self, workers: Mapping[str, Any]) -> None:
-        if self.problems and any(p.severity == "error" for p in self.problems):
-            return  # a broken setup: the views the checks need may not exist
-        specs = self.setup.workers
-        buffers = self.setup.buffers
+        try:
+            specs = self.setup.workers
+            buffers = self.setup.buffers
+        except Exception:  # noqa: BLE001 - a setup too broken for the views: its errors are reported already
+            return
         for wname, check in self.function_checks.items():
             spec = specs.get(wname)
             if spec is None:

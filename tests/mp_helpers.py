@@ -10,7 +10,9 @@ from mimocorb_gui.core.bufferio import BufferIO
 from mimocorb_gui.core.templates import Exporter, Filter, Importer
 
 
-def importer(rb, wid, n, stop_flag=None, sleep=0.0):
+def importer(rb, wid, n, stop_flag=None, sleep=0.0, wait_for=None):
+    if wait_for is not None:
+        wait_for.wait(60)  # e.g. until an observer polls, so it sees the stream and not only its end
     io = BufferIO("importer", [], [rb.writer(wid)], [], {}, stop_flag=stop_flag)
     imp = Importer(io)
     example = imp.data_example
@@ -62,11 +64,13 @@ def collect(rb, queue, check_data=False):
     queue.put((counters, consistent))
 
 
-def observe_flat_out(rb, queue, stop_event):
+def observe_flat_out(rb, queue, stop_event, ready=None):
     """Poll an observer as fast as possible; report how many copies were taken and whether any was torn."""
     obs = rb.observer()
     copies = 0
     torn = 0
+    if ready is not None:
+        ready.set()
     while not stop_event.is_set():
         meta, data = obs.get()
         if meta is None:

@@ -207,7 +207,10 @@ def test_simulate_importer_replays_recorded_timing(tmp_path):
             got = _drain(sink)
         assert [g.tobytes() for _, g in got] == [s.tobytes() for s in sent]
         ts = _timestamps(got)
-        assert ts - ts[0] == pytest.approx(np.array(offsets) / speed, abs=0.02)
+        expected = np.array(offsets) / speed
+        # never early; late only by what a busy machine's scheduler adds (no drift: absolute schedule)
+        assert np.all(ts - ts[0] >= expected - 0.005), (ts - ts[0], expected)
+        assert np.all(ts - ts[0] <= expected + 0.08), (ts - ts[0], expected)
 
 
 def test_simulate_importer_converts_compatible_dtypes(tmp_path):

@@ -213,12 +213,12 @@ def test_observer_flat_out_changes_neither_count_nor_order(start_method, no_shm_
     n = 5000
     buf = RingBuffer("obs", 16, 256, {"v": "i8"}, ctx=ctx)
     q_reader, q_obs = ctx.Queue(), ctx.Queue()
-    stop = ctx.Event()
+    stop, observing = ctx.Event(), ctx.Event()
     try:
         procs = [
-            ctx.Process(target=mp_helpers.importer, args=(buf, 0, n)),
+            ctx.Process(target=mp_helpers.importer, args=(buf, 0, n), kwargs={"wait_for": observing}),
             ctx.Process(target=mp_helpers.collect, args=(buf, q_reader, True)),
-            ctx.Process(target=mp_helpers.observe_flat_out, args=(buf, q_obs, stop)),
+            ctx.Process(target=mp_helpers.observe_flat_out, args=(buf, q_obs, stop, observing)),
         ]
         _run(procs)
         counters, consistent = q_reader.get(timeout=100)

@@ -7,6 +7,8 @@ graphics), ``scene``/``items`` draw it and follow its change events, every edit 
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -42,6 +44,22 @@ from mimocorb_gui.ui.editor.view import EditorView
 
 CLIPBOARD_MIME = "application/x-mimocorb-selection"
 DEFAULT_BUFFER = {"slot_count": 32, "data_length": 1, "data_dtype": {"value": "float32"}}
+
+
+def _clear_clipboard() -> None:
+    app = QApplication.instance()
+    if app is not None:
+        app.clipboard().clear()
+
+
+@functools.cache
+def _release_clipboard_at_exit() -> None:
+    """The clipboard (a Qt global) owns the QMimeData we made: let it go while Python still runs.
+
+    Otherwise Qt's exit handlers delete it after the interpreter is gone and the process
+    segfaults on the way out (shiboken's destroy without a thread state).
+    """
+    atexit.register(_clear_clipboard)
 
 
 class GraphEditor(QWidget):
@@ -557,6 +575,7 @@ class GraphEditor(QWidget):
         mime.setData(CLIPBOARD_MIME, text.encode("utf-8"))
         mime.setText(text)
         QApplication.clipboard().setMimeData(mime)
+        _release_clipboard_at_exit()
         self._update_actions()
         return True
 

@@ -270,10 +270,6 @@ class Banner(QFrame):
         self.button.setVisible(bool(button))
         self.show()
 
-    @property
-    def text(self) -> str:
-        return self.label.text() if self.isVisible() or not self.isHidden() else ""
-
 
 # ----------------------------------------------------------------------------------------------
 
@@ -967,18 +963,22 @@ class MainWindow(QMainWindow):
 
     # controller signals ------------------------------------------------------------------------
     def _run_started(self, run_dir) -> None:
-        if self.editor is not None and hasattr(self.editor, "set_editable"):
-            self.editor.set_editable(False)
+        if self.editor is not None:
+            self.editor.set_run_stats(None)
+            if hasattr(self.editor, "set_editable"):
+                self.editor.set_editable(False)
         self.dir_label.setText(f"<a href='{QUrl.fromLocalFile(str(run_dir)).toString()}'>{run_dir}</a>")
         self._last_stats_shown = 0.0
         self._tick()
 
     def _run_finished(self, state: str, run_dir) -> None:
+        stats = self.controller.last_stats
         if self.editor is not None:
-            self.editor.set_run_stats(None)
+            self.editor.set_run_stats(
+                stats
+            )  # the final numbers stay (a failed worker stays red) until the next start
             if hasattr(self.editor, "set_editable"):
                 self.editor.set_editable(True)
-        stats = self.controller.last_stats
         events = stats.total_events if stats is not None else 0
         msg = f"Run {state}: {events:,} events in {_hms(stats.time if stats else 0)}; files in {run_dir}"
         self.statusBar().showMessage(msg, 15000)
@@ -986,16 +986,17 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         if state == "failed":
-            failed = (
-                ", ".join(stats.workers[n].name for n in stats.workers if stats.workers[n].failed)
-                if stats
-                else ""
-            )
+            failed = [n for n, ws in stats.workers.items() if ws.failed] if stats else []
+            cause = next((e for e in self._error_entries if e.worker != "run"), None)
+            what = f" (worker {_html(', '.join(failed))})" if failed else ""
+            if cause is not None:
+                first = cause.message.splitlines()[0] if cause.message else ""
+                what = f": worker '{_html(cause.worker)}': {_html(first[:240])}"
             self.banner.show_message(
                 "error",
-                f"<b>The run failed</b>{' (worker ' + _html(failed) + ')' if failed else ''}; it was stopped in order. "
-                f"Files written so far are complete: {_html(str(run_dir))}",
-                "Show log",
+                f"<b>The run failed</b>{what}<br>It was stopped in order; the files written so far are complete "
+                f"in {_html(str(run_dir))}",
+                "Show in log",
                 self.show_last_error,
             )
             self.banner.kind = "worker-failed"

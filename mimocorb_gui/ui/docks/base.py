@@ -51,6 +51,8 @@ def axis_label(quantity: str, unit: str | None) -> str:
         return quantity
     if unit.lower() in ("samples", "sample"):
         return "Sample number"
+    if unit.lower() == "value":  # the manual's default y unit: no unit known
+        return quantity
     if len(unit) > 8 or " " in unit or "(" in unit or "[" in unit:
         return unit
     return f"{quantity} [{unit}]"
@@ -90,10 +92,6 @@ class EmptyState(QObject):
         self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         host.installEventFilter(self)
         self.label.hide()
-
-    @property
-    def text(self) -> str:
-        return self.label.text() if self.label.isVisible() or not self.label.isHidden() else ""
 
     def show(self, text: str) -> None:
         if self.label.text() != text:
@@ -163,6 +161,11 @@ class MonitorDock(QDockWidget):
                 pass
         self.run_finishing()
         self.controller = None
+
+    def hidden_in_window(self) -> bool:
+        """True when the window is shown but this dock's content is not (closed, or a tab behind another)."""
+        widget = self.widget()
+        return self.window().isVisible() and (widget is None or not widget.isVisible())
 
     # hooks -----------------------------------------------------------------------------------
     def run_started(self, run_dir) -> None:

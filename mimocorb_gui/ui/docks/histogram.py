@@ -257,7 +257,7 @@ class HistogramDock(MonitorDock):
 
     def run_finishing(self) -> None:
         if self.feed is not None:
-            self.refresh()  # the final counts, before the live view goes away
+            self.refresh(force=True)  # the final counts, before the live view goes away
         self.timer.stop()
         self.close_feed(keep_dir=True)
 
@@ -284,9 +284,9 @@ class HistogramDock(MonitorDock):
                 self.feed = None
 
     # ----- data ---------------------------------------------------------------------------------
-    def refresh(self) -> None:
-        if self.feed is None:
-            return
+    def refresh(self, force: bool = False) -> None:
+        if self.feed is None or (self.hidden_in_window() and not force):
+            return  # hidden docks catch up when shown (the counts are the exporter's, nothing is lost)
         data = self.feed.read()
         if not data:
             return

@@ -193,8 +193,9 @@ class LogDock(MonitorDock):
         # fixed widths: ResizeToContents would measure every row on every insert (slow with 20 000 lines)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         fm = self.view.fontMetrics()
-        for col, sample in enumerate(("00:00:00.000", "WARNING", "worker_name_x")):
-            header.resizeSection(col, fm.horizontalAdvance(sample) + 18)
+        longest = max(["Worker", "run", *workers], key=fm.horizontalAdvance)
+        for col, sample in enumerate(("00:00:00.000", "WARNING", longest)):
+            header.resizeSection(col, min(fm.horizontalAdvance(sample) + 16, 170))
         header.setStretchLastSection(True)
         self.view.selectionModel().currentRowChanged.connect(self._show_detail)
         self.detail = QPlainTextEdit(body)

@@ -351,8 +351,8 @@ class OscilloscopeDock(MonitorDock):
     # ----- drawing ----------------------------------------------------------------------------
     def update_frame(self) -> bool:
         """Draw the newest event if there is a new one; True when a trace was drawn."""
-        if not self._running or self.actions["freeze"].isChecked():
-            return False
+        if not self._running or self.actions["freeze"].isChecked() or self.hidden_in_window():
+            return False  # frozen, or hidden (closed, a tab behind another): no copy, no drawing
         obs = self._observer
         if obs is None:
             if self.controller is None:

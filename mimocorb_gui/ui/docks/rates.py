@@ -84,7 +84,8 @@ class RatesDock(MonitorDock):
         for name in self.buffers:
             b = stats.buffers.get(name)
             self.history[name].append(b.rate if b is not None else 0.0)
-        if time.monotonic() - self._last_draw >= REDRAW_S or len(self._t) <= 2:
+        due = time.monotonic() - self._last_draw >= REDRAW_S or len(self._t) <= 2
+        if due and not self.hidden_in_window():
             self._redraw()
             self._legend({n: b.rate for n, b in stats.buffers.items()})
         if len(self._t) >= 2:

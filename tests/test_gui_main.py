@@ -429,6 +429,8 @@ def test_layout_restore_tolerates_missing_and_new_docks(qtbot, settings, tmp_pat
 
 
 def test_keyboard_shortcuts_and_named_actions(qtbot, window, tmp_path):
+    from PySide6.QtTest import QTest
+
     w = window
     assert w.open_setup(write_setup(tmp_path / "keys"))
     assert w.actions["start"].shortcut().toString() == "F5"
@@ -441,6 +443,18 @@ def test_keyboard_shortcuts_and_named_actions(qtbot, window, tmp_path):
     assert w.docks["log"].isHidden()
     w.actions["show_log"].trigger()
     assert not w.docks["log"].isHidden()
+    # the keys themselves, as a user presses them
+    w.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is w, timeout=5000)
+    QTest.keyClick(w, Qt.Key.Key_F5)
+    wait_state(qtbot, w, "running")
+    QTest.keyClick(w, Qt.Key.Key_F6)
+    wait_state(qtbot, w, "paused")
+    assert w.actions["resume"].shortcut().toString() == "F6"
+    QTest.keyClick(w, Qt.Key.Key_F6)
+    wait_state(qtbot, w, "running")
+    QTest.keyClick(w, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
+    wait_state(qtbot, w, "finished")
 
 
 @pytest.mark.parametrize(

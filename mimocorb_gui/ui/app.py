@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import sys
 from pathlib import Path
@@ -34,6 +35,7 @@ def main(setup_path: str | Path | None = None) -> int:
     multiprocessing.freeze_support()  # before Qt: a frozen bundle's worker processes start here
     from PySide6.QtCore import QTimer
 
+    from mimocorb_gui.ui import selftest as selftest_module
     from mimocorb_gui.ui.main_window import MainWindow
 
     app = create_app()
@@ -42,12 +44,17 @@ def main(setup_path: str | Path | None = None) -> int:
     if setup_path:
         QTimer.singleShot(0, lambda: window.open_setup(setup_path))
 
+    selftest = None
+    if os.environ.get(selftest_module.ENV):
+        selftest = selftest_module.install(app, window, float(os.environ[selftest_module.ENV]))
+
     # Ctrl-C in the terminal closes the window like the close button (asks, then stops in order)
     signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close))
     wake = QTimer()
     wake.start(250)  # let the Python interpreter run now and then, so it sees the signal
     wake.timeout.connect(lambda: None)
-    return int(app.exec())
+    code = int(app.exec())
+    return code if selftest is None or selftest[0] is None else selftest[0]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,51 @@
+"""The whole application from the command line: `mimocorb SETUP` opens, runs and quits (self-test hook)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, shm_segments
+
+from mimocorb_gui.core.ringbuffer import segment_prefix
+
+
+@pytest.mark.timeout(120)
+def test_command_line_opens_the_setup_runs_it_and_quits_cleanly(tmp_path):
+    setup_dir = tmp_path / "simple"
+    shutil.copytree(ROOT / "setups" / "simple", setup_dir, ignore=shutil.ignore_patterns("runs"))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MIMOCORB_GUI_SELFTEST="2")
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # keep the user's recent files and layouts alone
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mimocorb_gui", str(setup_dir / "setup.yaml")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    out, err = proc.communicate(timeout=110)
+    assert proc.returncode == 0, out + err
+    assert "mimocorb-selftest: window shown" in out
+    assert "run finished with" in out
+    run_dirs = list((setup_dir / "runs").iterdir())
+    assert len(run_dirs) == 1 and (run_dirs[0] / "run.log").exists()
+    assert shm_segments(segment_prefix(proc.pid)) == set()
+
+
+def test_selftest_reports_a_setup_that_cannot_start(tmp_path):
+    bad = tmp_path / "setup.yaml"
+    bad.write_text(
+        (ROOT / "setups" / "simple" / "setup.yaml").read_text().replace("sinks: [", "sinks: [Nowhere, ", 1)
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MIMOCORB_GUI_SELFTEST="1")
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    res = subprocess.run(
+        [sys.executable, "-m", "mimocorb_gui", str(bad)], capture_output=True, text=True, env=env, timeout=110
+    )
+    assert res.returncode != 0
+    assert "mimocorb-selftest:" in res.stdout
+    assert not Path(tmp_path / "runs").exists()

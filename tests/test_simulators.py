@@ -11,6 +11,8 @@ from scipy import optimize
 
 from mimocorb_gui.core.bufferio import BufferIO
 from mimocorb_gui.core.ringbuffer import RingBuffer
+from mimocorb_gui.functions import _checks as checks
+from mimocorb_gui.functions import _pacing as pacing
 from mimocorb_gui.functions import simulators as sim
 from mimocorb_gui.functions.analyzers import find_pulse_peaks
 
@@ -257,31 +259,31 @@ class FakeClock:
 @pytest.mark.parametrize("distribution", ["poisson", "uniform"])
 def test_event_pacer_mean_rate(distribution):
     clock = FakeClock()
-    pacer = sim.EventPacer(250.0, distribution, np.random.default_rng(1), clock=clock, sleep=clock.sleep)
+    pacer = pacing.EventPacer(250.0, distribution, np.random.default_rng(1), clock=clock, sleep=clock.sleep)
     for _ in range(20000):
         assert pacer.wait()
     assert clock.now == pytest.approx(20000 / 250.0, rel=0.03)
 
 
 def test_event_pacer_gaps_are_exponential():
-    pacer = sim.EventPacer(100.0, "poisson", np.random.default_rng(2))
+    pacer = pacing.EventPacer(100.0, "poisson", np.random.default_rng(2))
     gaps = np.array([pacer.gap() for _ in range(50000)])
     assert gaps.mean() == pytest.approx(0.01, rel=0.02)
     assert gaps.std() == pytest.approx(0.01, rel=0.03)  # exponential: std == mean
-    assert sim.EventPacer(100.0, "uniform").gap() == 0.01
+    assert pacing.EventPacer(100.0, "uniform").gap() == 0.01
 
 
 def test_event_pacer_stop_and_lag():
     clock = FakeClock()
     stop = {"now": False}
-    pacer = sim.EventPacer(0.5, "uniform", clock=clock, sleep=clock.sleep, should_stop=lambda: stop["now"])
+    pacer = pacing.EventPacer(0.5, "uniform", clock=clock, sleep=clock.sleep, should_stop=lambda: stop["now"])
     assert pacer.wait() and clock.now == pytest.approx(2.0)
     clock.now += 100  # a long stall (back-pressure): no burst of catch-up events afterwards
     assert pacer.wait() and clock.now == pytest.approx(104.0)
     stop["now"] = True
     assert not pacer.wait()
     with pytest.raises(ValueError, match="uniform"):
-        sim.EventPacer(1, "gauss")
+        pacing.EventPacer(1, "gauss")
 
 
 def _io(config, name="w"):
@@ -291,15 +293,15 @@ def _io(config, name="w"):
 def test_check_number_and_choice_messages():
     io = _io({"rate": "fast", "n": 2.5, "p": "NEGATIVE", "q": "sideways", "x": 3})
     with pytest.raises(ValueError, match=r"worker 'w': config 'rate' must be a number >= 0, got 'fast'"):
-        sim.check_number(io, "rate", 1, minimum=0)
+        checks.check_number(io, "rate", 1, minimum=0)
     with pytest.raises(ValueError, match="must be an integer"):
-        sim.check_number(io, "n", 1, integer=True)
+        checks.check_number(io, "n", 1, integer=True)
     with pytest.raises(ValueError, match="<= 1"):
-        sim.check_number(io, "x", 1, maximum=1)
-    assert sim.check_number(io, "missing", 4, integer=True) == 4
-    assert sim.check_choice(io, "p", "negative", ("negative", "positive")) == "negative"
+        checks.check_number(io, "x", 1, maximum=1)
+    assert checks.check_number(io, "missing", 4, integer=True) == 4
+    assert checks.check_choice(io, "p", "negative", ("negative", "positive")) == "negative"
     with pytest.raises(ValueError, match="'negative', 'positive', got 'sideways'"):
-        sim.check_choice(io, "q", "negative", ("negative", "positive"))
+        checks.check_choice(io, "q", "negative", ("negative", "positive"))
 
 
 def test_to_sink_dtype_clips_integers():

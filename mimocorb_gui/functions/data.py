@@ -11,7 +11,8 @@ import numpy as np
 from mimocorb_gui.core.bufferio import BufferIO
 from mimocorb_gui.core.mimofile import MimoReader, MimoWriter
 from mimocorb_gui.core.templates import Exporter, Importer
-from mimocorb_gui.functions.simulators import EventPacer, check_choice, check_number, sleep_until
+from mimocorb_gui.functions._checks import check_choice, check_number
+from mimocorb_gui.functions._pacing import EventPacer, sleep_until
 
 __all__ = ["clocked_importer", "export", "simulate_importer"]
 

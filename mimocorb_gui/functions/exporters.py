@@ -12,7 +12,7 @@ from mimocorb_gui.core.bufferio import BufferIO
 from mimocorb_gui.core.livehist import LiveHistogramWriter, check_bins, histogram_dir, parse_bins
 from mimocorb_gui.core.ringbuffer import Reader
 from mimocorb_gui.core.templates import Exporter, _copy_event, setup_check
-from mimocorb_gui.functions.simulators import check_number
+from mimocorb_gui.functions._checks import check_number
 
 __all__ = ["CsvFormatter", "csv", "drain", "histogram"]
 

@@ -3,15 +3,14 @@
 The physics lives in pure functions (``muon_event``, ``sample_gamma_energies``, ``make_gamma_waveform``
 ...) that take a ``numpy.random.Generator`` and return arrays, so it can be tested without buffers.
 The worker functions ``muon_pulses`` and ``gamma_pulses`` wrap them in the Importer template.
-Event timing (Poisson or uniform waiting times, stop-aware sleeping) is ``EventPacer``, shared with
-``functions.data``.
+Event timing (Poisson or uniform waiting times, stop-aware sleeping) is ``functions._pacing``,
+config checks ``functions._checks``; both are shared with the other prebuilt functions.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,15 +18,14 @@ import numpy as np
 
 from mimocorb_gui.core.bufferio import BufferIO
 from mimocorb_gui.core.templates import Importer
+from mimocorb_gui.functions._checks import check_choice, check_number
+from mimocorb_gui.functions._pacing import EventPacer
 
 __all__ = [
     "ELECTRON_MASS_KEV",
-    "EventPacer",
     "MuonTruth",
     "add_pulse",
     "backscatter_energy",
-    "check_choice",
-    "check_number",
     "compton_edge",
     "gamma_pulses",
     "klein_nishina_dsigma_dT",
@@ -42,134 +40,6 @@ __all__ = [
 
 ELECTRON_MASS_KEV = 510.99895
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
-
-
-# --------------------------------------------------------------------------------------------
-# config checking (shared by the prebuilt functions)
-
-
-def check_number(
-    io: BufferIO,
-    key: str,
-    default: Any,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    above: float | None = None,
-    integer: bool = False,
-    allow_none: bool = False,
-) -> Any:
-    """``io.get(key, default)`` checked to be a number in range; a clear ValueError otherwise."""
-    value = io.get(key, default)
-    if value is None and allow_none:
-        return None
-    what = "an integer" if integer else "a number"
-    bounds = []
-    if minimum is not None:
-        bounds.append(f">= {minimum}")
-    if above is not None:
-        bounds.append(f"> {above}")
-    if maximum is not None:
-        bounds.append(f"<= {maximum}")
-    if bounds:
-        what += " " + " and ".join(bounds)
-    if allow_none:
-        what += " (or null)"
-    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-    if ok and integer:
-        ok = float(value).is_integer()
-    if ok:
-        v = float(value)
-        ok = math.isfinite(v) and not (
-            (minimum is not None and v < minimum)
-            or (above is not None and v <= above)
-            or (maximum is not None and v > maximum)
-        )
-    if not ok:
-        raise ValueError(f"worker '{io.name}': config '{key}' must be {what}, got {value!r}")
-    return int(value) if integer else float(value)
-
-
-def check_choice(io: BufferIO, key: str, default: str, choices: Sequence[str]) -> str:
-    """``io.get(key, default)`` checked to be one of ``choices`` (case-insensitive)."""
-    value = io.get(key, default)
-    norm = str(value).lower() if isinstance(value, str) else None
-    lowered = {c.lower(): c for c in choices}
-    if norm not in lowered:
-        raise ValueError(
-            f"worker '{io.name}': config '{key}' must be one of {', '.join(repr(c) for c in choices)}, got {value!r}"
-        )
-    return lowered[norm]
-
-
-# --------------------------------------------------------------------------------------------
-# event timing
-
-
-class EventPacer:
-    """Waiting times between events: 'poisson' (exponential gaps) or 'uniform' (fixed gaps) at ``rate`` Hz.
-
-    ``wait()`` sleeps until the next event is due and returns False when ``should_stop()`` became
-    true meanwhile (checked at least every 0.1 s). The schedule is absolute, so sleep granularity
-    does not lower the mean rate; after a stall longer than ``max_lag`` (back-pressure, pause) the
-    schedule restarts instead of bursting, as a real detector loses events during dead time.
-    ``rate <= 0`` means no waiting at all.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        distribution: str = "poisson",
-        rng: np.random.Generator | None = None,
-        should_stop: Callable[[], bool] | None = None,
-        max_lag: float = 0.1,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if distribution not in ("poisson", "uniform"):
-            raise ValueError(f"distribution must be 'poisson' or 'uniform', got {distribution!r}")
-        self.rate = float(rate)
-        self.distribution = distribution
-        self.rng = rng if rng is not None else np.random.default_rng()
-        self.should_stop = should_stop or (lambda: False)
-        self.max_lag = max_lag
-        self._clock = clock
-        self._sleep = sleep
-        self._next: float | None = None
-
-    def gap(self) -> float:
-        """The next waiting time in seconds."""
-        if self.rate <= 0:
-            return 0.0
-        if self.distribution == "poisson":
-            return float(self.rng.exponential(1.0 / self.rate))
-        return 1.0 / self.rate
-
-    def wait(self) -> bool:
-        if self.rate <= 0:
-            return not self.should_stop()
-        now = self._clock()
-        if self._next is None or now - self._next > self.max_lag:
-            self._next = now
-        self._next += self.gap()
-        return sleep_until(self._next, self.should_stop, self._clock, self._sleep)
-
-
-def sleep_until(
-    deadline: float,
-    should_stop: Callable[[], bool],
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    step: float = 0.1,
-) -> bool:
-    """Sleep until ``clock() >= deadline``; False as soon as ``should_stop()`` is true."""
-    while True:
-        if should_stop():
-            return False
-        remaining = deadline - clock()
-        if remaining <= 0:
-            return True
-        sleep(min(remaining, step))
 
 
 # --------------------------------------------------------------------------------------------

@@ -410,18 +410,10 @@ def _spin_acquire(sem) -> bool:
     return False
 
 
-class Writer:
-    """``with writer as (metadata, data)``: fill a free slot; it is committed on normal exit."""
+class _Handle:
+    """What writer, reader and observer handles have in common: their buffer and its examples."""
 
-    __slots__ = ("_rb", "writer_id", "_idx", "_scratch", "last_wait", "counter")
-
-    def __init__(self, rb: RingBuffer, writer_id: int) -> None:
-        self._rb = rb
-        self.writer_id = writer_id
-        self._idx = -1
-        self._scratch = (np.zeros(1, rb.metadata_dtype), np.zeros(rb.data_length, rb.dtype))
-        self.last_wait = 0.0  # seconds blocked waiting for a free slot before the current event
-        self.counter = 0
+    __slots__ = ("_rb",)
 
     @property
     def buffer(self) -> RingBuffer:
@@ -434,6 +426,20 @@ class Writer:
     @property
     def metadata_example(self) -> np.ndarray:
         return self._rb.metadata_example
+
+
+class Writer(_Handle):
+    """``with writer as (metadata, data)``: fill a free slot; it is committed on normal exit."""
+
+    __slots__ = ("writer_id", "_idx", "_scratch", "last_wait", "counter")
+
+    def __init__(self, rb: RingBuffer, writer_id: int) -> None:
+        self._rb = rb
+        self.writer_id = writer_id
+        self._idx = -1
+        self._scratch = (np.zeros(1, rb.metadata_dtype), np.zeros(rb.data_length, rb.dtype))
+        self.last_wait = 0.0  # seconds blocked waiting for a free slot before the current event
+        self.counter = 0
 
     def acquire(self) -> int:
         """Take a free slot number (blocking), or -1 when the write is to be dropped."""
@@ -530,26 +536,14 @@ class Writer:
     send_flush_event = close
 
 
-class Reader:
+class Reader(_Handle):
     """``with reader as (metadata, data)``: the oldest filled slot; ``(None, None)`` at end of stream."""
 
-    __slots__ = ("_rb", "_idx")
+    __slots__ = ("_idx",)
 
     def __init__(self, rb: RingBuffer) -> None:
         self._rb = rb
         self._idx = -1
-
-    @property
-    def buffer(self) -> RingBuffer:
-        return self._rb
-
-    @property
-    def data_example(self) -> np.ndarray:
-        return self._rb.data_example
-
-    @property
-    def metadata_example(self) -> np.ndarray:
-        return self._rb.metadata_example
 
     def acquire(self, timeout: float | None = None) -> int:
         """Take the oldest filled slot number; -1 at end of stream, -2 when ``timeout`` ran out."""
@@ -599,7 +593,7 @@ class Reader:
         self.release(idx)
 
 
-class Observer:
+class Observer(_Handle):
     """``with observer as (metadata, data)``: a copy of the newest committed event, never blocking.
 
     Gives ``(None, None)`` until a first event was written. ``new_events()`` tells how many events
@@ -614,18 +608,6 @@ class Observer:
         self._meta_raw = self._meta.view(np.uint8)
         self._seen = 0
         self._have = False
-
-    @property
-    def buffer(self) -> RingBuffer:
-        return self._rb
-
-    @property
-    def data_example(self) -> np.ndarray:
-        return self._rb.data_example
-
-    @property
-    def metadata_example(self) -> np.ndarray:
-        return self._rb.metadata_example
 
     def new_events(self) -> int:
         return self._rb._hdr[_WRITTEN] - self._seen

@@ -100,6 +100,14 @@ def _copy_event(writer: Writer, idx: int, meta: np.ndarray, data: np.ndarray) ->
         out_data[:] = data
 
 
+def _forward(writers, meta: np.ndarray, data: np.ndarray) -> None:
+    """Copy one event into a new slot of each writer."""
+    for w in writers:
+        widx = w.acquire()
+        _copy_event(w, widx, meta, data)
+        w.commit(widx)
+
+
 class _Template:
     rule_name = ""
 
@@ -206,7 +214,17 @@ class Importer(_Template):
             self.io.shutdown_sinks()
 
 
-class Exporter(_Template):
+class _OneSource(_Template):
+    """A template reading one source buffer."""
+
+    def __init__(self, io: BufferIO) -> None:
+        super().__init__(io)
+        self.reader: Reader = io.read[0]
+        self.data_example = self.reader.data_example
+        self.metadata_example = self.reader.metadata_example
+
+
+class Exporter(_OneSource):
     """Worker class for exporting data and metadata; identical sinks get a copy of every event.
 
     ``for data, metadata in exporter:`` yields views into the buffer slot, valid until the next
@@ -214,12 +232,6 @@ class Exporter(_Template):
     """
 
     rule_name = "Exporter"
-
-    def __init__(self, io: BufferIO) -> None:
-        super().__init__(io)
-        self.reader: Reader = io.read[0]
-        self.data_example = self.reader.data_example
-        self.metadata_example = self.reader.metadata_example
 
     def __iter__(self) -> Generator[tuple[np.ndarray, np.ndarray], None, None]:
         reader, writers = self.reader, self.io.write
@@ -230,10 +242,7 @@ class Exporter(_Template):
                 if idx < 0:
                     break
                 meta, data = reader.slot(idx)
-                for w in writers:
-                    widx = w.acquire()
-                    _copy_event(w, widx, meta, data)
-                    w.commit(widx)
+                _forward(writers, meta, data)
                 yield data, meta
                 reader.release(idx)
                 idx = -1
@@ -242,16 +251,10 @@ class Exporter(_Template):
             self.io.shutdown_sinks()
 
 
-class Filter(_Template):
+class Filter(_OneSource):
     """Worker class for filtering: ``ufunc(data)`` returns a bool (all sinks) or a list of bools (per sink)."""
 
     rule_name = "Filter"
-
-    def __init__(self, io: BufferIO) -> None:
-        super().__init__(io)
-        self.reader: Reader = io.read[0]
-        self.data_example = self.reader.data_example
-        self.metadata_example = self.reader.metadata_example
 
     def __call__(self, ufunc: Callable[[np.ndarray], bool | list[bool]]) -> None:
         reader, writers = self.reader, self.io.write
@@ -274,26 +277,17 @@ class Filter(_Template):
                                 f"for {n_sinks} sinks"
                             )
                         targets = [w for w, keep in zip(writers, result, strict=True) if keep]
-                    for w in targets:
-                        widx = w.acquire()
-                        _copy_event(w, widx, meta, data)
-                        w.commit(widx)
+                    _forward(targets, meta, data)
                 finally:
                     reader.release(idx)
         finally:
             self.io.shutdown_sinks()
 
 
-class Processor(_Template):
+class Processor(_OneSource):
     """Worker class for processing: ``ufunc(data)`` returns None (skip) or one result per sink (None skips)."""
 
     rule_name = "Processor"
-
-    def __init__(self, io: BufferIO) -> None:
-        super().__init__(io)
-        self.reader: Reader = io.read[0]
-        self.data_example = self.reader.data_example
-        self.metadata_example = self.reader.metadata_example
 
     def __call__(self, ufunc: Callable[[np.ndarray], list | None]) -> None:
         reader, writers = self.reader, self.io.write

@@ -264,7 +264,9 @@ class RedPitayaScope:
             raise RedPitayaConnectionError(f"{self.where}: {what!r} failed: {e}") from e
         except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, EOFError) as e:
             # the board (or its server) hung up; a reset and an orderly close are the same to the user
-            raise RedPitayaConnectionError(f"{self.where} closed the connection (during {what!r}): {e}") from e
+            raise RedPitayaConnectionError(
+                f"{self.where} closed the connection (during {what!r}): {e}"
+            ) from e
         except OSError as e:
             raise RedPitayaConnectionError(f"{self.where}: connection lost during {what!r}: {e}") from e
         except (ValueError, pyvisa.errors.InvalidBinaryFormat) as e:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QLabel, QWidget
 
 __all__ = [
     "CHANNEL_COLORS",
+    "ColumnTableModel",
     "EmptyState",
     "MonitorDock",
     "axis_label",
@@ -186,3 +187,23 @@ class MonitorDock(QDockWidget):
 
     def apply_settings(self, values: dict[str, Any]) -> None:
         pass
+
+
+class ColumnTableModel(QAbstractTableModel):
+    """A flat table with fixed column titles (``columns``); subclasses say how many rows there are."""
+
+    columns: tuple[str, ...] = ()
+
+    def row_count(self) -> int:
+        raise NotImplementedError
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else self.row_count()
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.columns[section]
+        return None

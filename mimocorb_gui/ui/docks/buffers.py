@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QRect, Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter
 from PySide6.QtWidgets import QHeaderView, QStyledItemDelegate, QTableView, QWidget
 
-from mimocorb_gui.ui.docks.base import MonitorDock
+from mimocorb_gui.ui.docks.base import ColumnTableModel, MonitorDock
 
 __all__ = ["BuffersDock", "BuffersModel", "buffer_state"]
 
@@ -25,23 +25,17 @@ def buffer_state(st) -> str:
     return "running"
 
 
-class BuffersModel(QAbstractTableModel):
+class BuffersModel(ColumnTableModel):
+    columns = COLUMNS
+
     def __init__(self, specs: dict, parent=None) -> None:
         super().__init__(parent)
         self.names = list(specs)
         self.specs = specs
         self.stats: dict = {}
 
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.names)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
+    def row_count(self) -> int:
+        return len(self.names)
 
     def set_stats(self, stats: dict, notify: bool = True) -> None:
         self.stats = dict(stats)

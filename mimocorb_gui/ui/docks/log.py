@@ -6,7 +6,7 @@ import datetime as _dt
 import logging
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QAction, QBrush, QColor, QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mimocorb_gui.ui.docks.base import EmptyState, MonitorDock
+from mimocorb_gui.ui.docks.base import ColumnTableModel, EmptyState, MonitorDock
 
 __all__ = ["LEVELS", "LogDock", "LogFilter", "LogModel"]
 
@@ -33,21 +33,15 @@ LEVELS = (("All levels", 0), ("Info and worse", 20), ("Warnings and errors", 30)
 ALL_WORKERS = "All workers"
 
 
-class LogModel(QAbstractTableModel):
+class LogModel(ColumnTableModel):
+    columns = COLUMNS
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.entries: list = []
 
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.entries)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
+    def row_count(self) -> int:
+        return len(self.entries)
 
     def add(self, entries: list) -> None:
         if not entries:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QTableView, QWidget
 
-from mimocorb_gui.ui.docks.base import MonitorDock
+from mimocorb_gui.ui.docks.base import ColumnTableModel, MonitorDock
 
 __all__ = ["WorkersDock", "WorkersModel"]
 
 COLUMNS = ("Worker", "Function", "Processes", "CPU", "State", "Errors")
 
 
-class WorkersModel(QAbstractTableModel):
+class WorkersModel(ColumnTableModel):
+    columns = COLUMNS
+
     def __init__(self, specs: dict, parent=None) -> None:
         super().__init__(parent)
         self.names = list(specs)
@@ -23,16 +25,8 @@ class WorkersModel(QAbstractTableModel):
         self.stats: dict = {}
         self.errors: dict[str, list[str]] = {n: [] for n in self.names}
 
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.names)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
+    def row_count(self) -> int:
+        return len(self.names)
 
     def _changed(self) -> None:
         if self.names:

@@ -30,7 +30,8 @@ def test_command_line_opens_the_setup_runs_it_and_quits_cleanly(tmp_path):
     out, err = proc.communicate(timeout=110)
     assert proc.returncode == 0, out + err
     assert "mimocorb-selftest: window shown" in out
-    assert "run finished with" in out
+    finished = [ln.split() for ln in out.splitlines() if ln.startswith("mimocorb-selftest: run finished")]
+    assert finished and finished[0][3] == "finished" and int(finished[0][4]) > 0, out
     run_dirs = list((setup_dir / "runs").iterdir())
     assert len(run_dirs) == 1 and (run_dirs[0] / "run.log").exists()
     assert shm_segments(segment_prefix(proc.pid)) == set()

@@ -2,7 +2,8 @@
 
 Opens the given setup, starts it, stops it in order after ``seconds``, closes the window and
 exits 0 if the run finished with events (non-zero with the reason otherwise). Prints
-``mimocorb-selftest: ...`` lines, among them the time from process start to the visible window.
+``mimocorb-selftest: ...`` lines: ``window shown <t> s after exec`` and
+``run finished <state> <events> events <run dir>``.
 Used by the bundle tests and to measure start-up time on a lab PC.
 """
 
@@ -45,7 +46,7 @@ def install(app, window, seconds: float) -> list[int | None]:
         stats = window.controller.last_stats
         events = stats.total_events if stats is not None else 0
         ok = state == "finished" and events > 0
-        QTimer.singleShot(0, lambda: finish(0 if ok else 1, f"run {state} with {events} events in {run_dir}"))
+        QTimer.singleShot(0, lambda: finish(0 if ok else 1, f"run finished {state} {events} events {run_dir}"))
 
     window.inform = lambda title, text: finish(6, f"a dialog would block: {title}: {text}")
     window.controller.run_finished.connect(finished)

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mimocorb_gui.core.bufferio import BufferIO  # noqa: E402
 from mimocorb_gui.core.ringbuffer import RingBuffer  # noqa: E402
 from mimocorb_gui.core.templates import Exporter, Importer  # noqa: E402
+from mimocorb_gui.core.workers import yield_cpu_to_acquisition  # noqa: E402
 
 CASES = {
     "small": dict(slot_count=32, data_length=1, dtype={"x": "f8", "y": "f8", "z": "i4"}),
@@ -57,7 +58,11 @@ def exporter_main(rb, queue):
 
 
 def observer_main(rb, queue, done, interval):
-    """Copy the newest event flat out (interval 0) or every ``interval`` seconds (a display's pace)."""
+    """Copy the newest event flat out (interval 0) or every ``interval`` seconds (a display's pace).
+
+    Runs with the priority a Run gives observing worker processes (``yield_cpu_to_acquisition``).
+    """
+    yield_cpu_to_acquisition()
     obs = rb.observer()
     copies = 0
     while not done.is_set():

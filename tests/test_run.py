@@ -252,3 +252,40 @@ def test_function_config_checks_run_before_the_start(tmp_path):
     ), errors
     with pytest.raises(SetupInvalid):
         Run(Setup.load(path))
+
+
+@pytest.mark.timeout(60)
+def test_observing_workers_run_at_idle_priority(tmp_path):
+    """A process that only observes gets CPU time the data path does not want (SCHED_IDLE on Linux)."""
+    import os
+
+    shutil.copy(WORKERS, tmp_path / "pipeline.py")
+    (tmp_path / "probe.py").write_text(
+        textwrap.dedent(
+            """\
+            import os
+            def report_policy(io):
+                io.logger.info("policy %d", os.sched_getscheduler(0))
+            """
+        )
+    )
+    (tmp_path / "setup.yaml").write_text(
+        textwrap.dedent(
+            """\
+            Buffers:
+              Input: {slot_count: 4, data_length: 1, data_dtype: {x: float64}}
+            Workers:
+              source: {file: pipeline.py, function: counting_source, config: {n_events: 5}, sinks: [Input]}
+              sink: {file: pipeline.py, function: record_counters, sources: [Input]}
+              watcher: {file: probe.py, function: report_policy, observes: [Input]}
+              feeder: {file: probe.py, function: report_policy, sources: [Input]}
+            """
+        )
+    )
+    with Run(Setup.load(tmp_path / "setup.yaml")) as run:
+        run.start()
+        assert run.wait(30)
+        log = run.log_history()
+    policies = {e.worker: e.message for e in log if e.message.startswith("policy")}
+    assert policies["watcher"] == f"policy {os.SCHED_IDLE}"
+    assert policies["feeder"] == f"policy {os.SCHED_OTHER}"

@@ -23,7 +23,10 @@ def install(app, window, seconds: float) -> list[int | None]:
     result: list[int | None] = [None]
 
     def say(message: str) -> None:
-        print(f"mimocorb-selftest: {message}", flush=True)
+        try:
+            print(f"mimocorb-selftest: {message}", flush=True)
+        except OSError:
+            pass  # nobody reads our output any more (a closed pipe): finishing matters more
 
     def finish(code: int, message: str) -> None:
         if result[0] is not None:

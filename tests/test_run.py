@@ -289,3 +289,21 @@ def test_observing_workers_run_at_idle_priority(tmp_path):
     policies = {e.worker: e.message for e in log if e.message.startswith("policy")}
     assert policies["watcher"] == f"policy {os.SCHED_IDLE}"
     assert policies["feeder"] == f"policy {os.SCHED_OTHER}"
+
+
+def test_documented_required_config_keys_are_reported(tmp_path):
+    path = tmp_path / "setup.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            Buffers:
+              Input: {slot_count: 4, data_length: 1, data_dtype: {x: float64}}
+            Workers:
+              source: {function: data.clocked_importer, config: {distribution: poisson}, sinks: [Input]}
+              sink: {function: exporters.drain, sources: [Input]}
+            """
+        )
+    )
+    found = [str(p) for p in Setup.load(path).validate() if p.location == "Workers.source.config"]
+    assert any("'rate' is required by data.clocked_importer and not set" in p for p in found), found
+    assert any("'filename' is required by data.clocked_importer" in p for p in found), found

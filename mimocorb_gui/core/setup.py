@@ -1399,6 +1399,8 @@ class _Validator:
         self.connections: dict[str, dict[str, list[tuple[str, str]]]] = {}
         # worker -> the function's own setup check (core.templates.setup_check)
         self.function_checks: dict[str, Any] = {}
+        # worker -> the parsed docstring of its function (documented config keys)
+        self.function_docs: dict[str, Any] = {}
 
     def add(
         self,
@@ -1729,6 +1731,7 @@ class _Validator:
         if callable(check):
             self.function_checks[node[1]] = check
         doc = loader.parse_function_doc(inspect.getdoc(func))
+        self.function_docs[node[1]] = doc
         template = doc.type.split()[0].strip(".,:") if doc.type else ""
         if template:
             label = function if not file else f"{function} ({Path(file).name})"
@@ -1760,6 +1763,18 @@ class _Validator:
             buffers = self.setup.buffers
         except Exception:  # noqa: BLE001 - a setup too broken for the views: its errors are reported already
             return
+        for wname, doc in self.function_docs.items():
+            spec = specs.get(wname)
+            if spec is None:
+                continue
+            for c in doc.configs:
+                if c.default is None and c.key not in spec.config:
+                    what = f": {c.description}" if c.description else ""
+                    self.warning(
+                        f"{WORKERS}.{wname}.config",
+                        f"'{c.key}' is required by {spec.function} and not set{what}",
+                        node=("worker", wname),
+                    )
         for wname, check in self.function_checks.items():
             spec = specs.get(wname)
             if spec is None:

@@ -700,7 +700,6 @@ class GraphEditor(QWidget):
         self._validate_timer.stop()
         self._problems_stale = False
         self._problems = self._setup.validate() if self._setup is not None else []
-        self._problems += self._config_problems()
         self.scene.set_problems(self._problems)
         self.problems_view.set_problems(self._problems)
         self.status_label.setText(self.problems_view.summary())
@@ -708,31 +707,6 @@ class GraphEditor(QWidget):
         self.status_label.setStyleSheet(f"color: {color}")
         self.problems_changed.emit(list(self._problems))
         return self._problems
-
-    def _config_problems(self) -> list:
-        """Warnings for config keys the function documents as required but nobody sets."""
-        if self._setup is None:
-            return []
-        from mimocorb_gui.core.setup import Problem
-
-        found = []
-        for name, spec in self._setup.workers.items():
-            doc = self.scene.function_doc(spec)
-            if doc is None:
-                continue
-            for c in doc.configs:
-                if c.default is None and c.key not in spec.config:
-                    what = f": {c.description}" if c.description else ""
-                    found.append(
-                        Problem(
-                            "warning",
-                            f"Workers.{name}.config",
-                            f"'{c.key}' is required by {spec.function} and not set{what}",
-                            node=("worker", name),
-                            file=self._setup.path.name,
-                        )
-                    )
-        return found
 
     def problems(self) -> list:
         """Validation problems of the setup as it is now (core ``Problem`` objects)."""

@@ -139,10 +139,14 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer events (a smoke run)")
     ap.add_argument("--start-method", default="fork", choices=multiprocessing.get_all_start_methods())
     ap.add_argument("--repeat", type=int, default=3, help="runs per case, interleaved; the median is shown")
+    ap.add_argument(
+        "--kind", choices=[*CASES, "all"], default="all", help="only small events or only waveforms"
+    )
     args = ap.parse_args()
     ctx = multiprocessing.get_context(args.start_method)
     sizes = {"small": 50_000 if args.quick else 500_000, "waveform": 20_000 if args.quick else 200_000}
-    cases = [(k, r, o) for k in ("small", "waveform") for r in (1, 3) for o in OBSERVERS]
+    kinds = list(CASES) if args.kind == "all" else [args.kind]
+    cases = [(k, r, o) for k in kinds for r in (1, 3) for o in OBSERVERS]
     runs: dict[tuple, list[dict]] = {c: [] for c in cases}
     for _ in range(args.repeat):  # interleaved, so a noisy moment on the machine hits every case alike
         for kind, readers, observer in cases:

@@ -314,3 +314,28 @@ def test_importer_metadata_counts_and_reports_source_dead_time(no_shm_leak):
         assert buf.stats().deadtime_total >= 0.25
     finally:
         buf.unlink()
+
+
+def test_a_raising_filter_gives_its_slot_back_and_closes_its_sinks(no_shm_leak):
+    from mimocorb_gui.core.bufferio import BufferIO
+    from mimocorb_gui.core.templates import Filter
+
+    src, dst = RingBuffer("src", 4, 1, SMALL), RingBuffer("dst", 4, 1, SMALL)
+    try:
+        w = src.writer()
+        for i in range(3):
+            with w as (meta, _):
+                meta["counter"] = i
+        io = BufferIO("f", [src.reader()], [dst.writer()], [])
+
+        def ufunc(data):
+            raise RuntimeError("broken analysis")
+
+        with pytest.raises(RuntimeError, match="broken analysis"):
+            Filter(io)(ufunc)
+        s = src.stats()
+        assert (s.events_read, s.filled) == (1, 2)  # the event it failed on was given back, not kept
+        assert dst.closed  # downstream sees end of stream instead of waiting forever
+    finally:
+        src.unlink()
+        dst.unlink()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -223,6 +224,30 @@ class _OneSource(_Template):
         self.data_example = self.reader.data_example
         self.metadata_example = self.reader.metadata_example
 
+    @contextmanager
+    def events(self) -> Iterator[Iterator[tuple[np.ndarray, np.ndarray]]]:
+        """``with t.events() as events: for metadata, data in events:`` each source event until the end.
+
+        An event's slot is given back when the loop moves on (or leaves); the sinks are closed
+        when the block ends, however it ends.
+        """
+        reader = self.reader
+        current = [-1]
+
+        def loop() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            while True:
+                reader.release(current[0])
+                current[0] = reader.acquire()
+                if current[0] < 0:
+                    return
+                yield reader.slot(current[0])
+
+        try:
+            yield loop()
+        finally:
+            reader.release(current[0])
+            self.io.shutdown_sinks()
+
 
 class Exporter(_OneSource):
     """Worker class for exporting data and metadata; identical sinks get a copy of every event.
@@ -257,31 +282,21 @@ class Filter(_OneSource):
     rule_name = "Filter"
 
     def __call__(self, ufunc: Callable[[np.ndarray], bool | list[bool]]) -> None:
-        reader, writers = self.reader, self.io.write
+        writers = self.io.write
         n_sinks = len(writers)
-        try:
-            while True:
-                idx = reader.acquire()
-                if idx < 0:
-                    break
-                try:
-                    meta, data = reader.slot(idx)
-                    result = ufunc(data)
-                    if isinstance(result, bool | np.bool_):
-                        targets = writers if result else ()
-                    else:
-                        result = list(result)
-                        if len(result) != n_sinks:
-                            raise ValueError(
-                                f"Filter worker '{self.io.name}': ufunc returned {len(result)} values "
-                                f"for {n_sinks} sinks"
-                            )
-                        targets = [w for w, keep in zip(writers, result, strict=True) if keep]
-                    _forward(targets, meta, data)
-                finally:
-                    reader.release(idx)
-        finally:
-            self.io.shutdown_sinks()
+        with self.events() as events:
+            for meta, data in events:
+                result = ufunc(data)
+                if isinstance(result, bool | np.bool_):
+                    targets = writers if result else ()
+                else:
+                    result = list(result)
+                    if len(result) != n_sinks:
+                        raise ValueError(
+                            f"Filter worker '{self.io.name}': ufunc returned {len(result)} values for {n_sinks} sinks"
+                        )
+                    targets = [w for w, keep in zip(writers, result, strict=True) if keep]
+                _forward(targets, meta, data)
 
 
 class Processor(_OneSource):
@@ -290,37 +305,28 @@ class Processor(_OneSource):
     rule_name = "Processor"
 
     def __call__(self, ufunc: Callable[[np.ndarray], list | None]) -> None:
-        reader, writers = self.reader, self.io.write
+        writers = self.io.write
         n_sinks = len(writers)
-        try:
-            while True:
-                idx = reader.acquire()
-                if idx < 0:
-                    break
-                try:
-                    meta, data = reader.slot(idx)
-                    results = ufunc(data)
-                    if results is None:
+        with self.events() as events:
+            for meta, data in events:
+                results = ufunc(data)
+                if results is None:
+                    continue
+                if isinstance(results, np.ndarray) or len(results) != n_sinks:
+                    raise ValueError(
+                        f"Processor worker '{self.io.name}': ufunc must return None or a list of "
+                        f"{n_sinks} results (one per sink: {', '.join(self.io.buffer_names_out)})"
+                    )
+                for w, result in zip(writers, results, strict=True):
+                    if result is None:
                         continue
-                    if isinstance(results, np.ndarray) or len(results) != n_sinks:
-                        raise ValueError(
-                            f"Processor worker '{self.io.name}': ufunc must return None or a list of "
-                            f"{n_sinks} results (one per sink: {', '.join(self.io.buffer_names_out)})"
-                        )
-                    for w, result in zip(writers, results, strict=True):
-                        if result is None:
-                            continue
-                        widx = w.acquire()
-                        try:
-                            _copy_event(w, widx, meta, np.asarray(result))
-                        except BaseException:
-                            w.discard(widx)
-                            raise
-                        w.commit(widx)
-                finally:
-                    reader.release(idx)
-        finally:
-            self.io.shutdown_sinks()
+                    widx = w.acquire()
+                    try:
+                        _copy_event(w, widx, meta, np.asarray(result))
+                    except BaseException:
+                        w.discard(widx)
+                        raise
+                    w.commit(widx)
 
 
 class Observer(_Template):

@@ -171,7 +171,7 @@ def pha(buffer_io: BufferIO) -> None:
     >>> # Workers:  pha: {function: analyzers.pha, sources: [Pulses], sinks: [Heights],
     >>> #                 config: {channel: IN1, height: 0.02, distance: 100, width: 2}}
     """
-    Processor(buffer_io)  # checks: exactly one source, at least one sink
+    processor = Processor(buffer_io)  # checks: exactly one source, at least one sink
     name = buffer_io.name
     config = buffer_io.config
     reader = buffer_io.read[0]
@@ -203,27 +203,18 @@ def pha(buffer_io: BufferIO) -> None:
             raise ValueError(f"worker '{name}': sink '{sink.name}': " + "; ".join(problems))
         targets.append((writer, list(sink.dtype.names)))
 
-    try:
-        while True:
-            idx = reader.acquire()
-            if idx < 0:
-                break
-            try:
-                meta, data = reader.slot(idx)
-                peaks = find_pulse_peaks(data[channel], config)
-                for i in range(len(peaks)):
-                    for writer, fields in targets:
-                        widx = writer.acquire()
-                        try:
-                            out_meta, out_data = writer.slot(widx)
-                            out_meta[:] = meta
-                            for f in fields:
-                                out_data[f] = peaks[f][i]
-                        except BaseException:
-                            writer.discard(widx)
-                            raise
-                        writer.commit(widx)
-            finally:
-                reader.release(idx)
-    finally:
-        buffer_io.shutdown_sinks()
+    with processor.events() as events:  # one output event per peak, so not the one-result Processor call
+        for meta, data in events:
+            peaks = find_pulse_peaks(data[channel], config)
+            for i in range(len(peaks)):
+                for writer, fields in targets:
+                    widx = writer.acquire()
+                    try:
+                        out_meta, out_data = writer.slot(widx)
+                        out_meta[:] = meta
+                        for f in fields:
+                            out_data[f] = peaks[f][i]
+                    except BaseException:
+                        writer.discard(widx)
+                        raise
+                    writer.commit(widx)

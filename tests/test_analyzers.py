@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 import pytest
+from ring_helpers import drain as _drain
+from ring_helpers import rings
 
 from mimocorb_gui.core.bufferio import BufferIO
-from mimocorb_gui.core.ringbuffer import RingBuffer
 from mimocorb_gui.functions import analyzers
 from mimocorb_gui.functions.analyzers import (
     PEAK_FIELDS,
@@ -101,18 +100,6 @@ def test_sink_field_problems_name_field_and_key():
 # the worker on real ring buffers
 
 
-@contextmanager
-def rings(*specs):
-    made = []
-    try:
-        for spec in specs:
-            made.append(RingBuffer(*spec))
-        yield made
-    finally:
-        for rb in made:
-            rb.unlink()
-
-
 def _fill(rb, waves, field="ch1"):
     writer = rb.writer()
     for i, wave in enumerate(waves):
@@ -120,19 +107,6 @@ def _fill(rb, waves, field="ch1"):
             meta[0] = (i, 1000.0 + i, 0.25 * i)
             data[field] = wave
     writer.close()
-
-
-def _drain(rb):
-    reader = rb.reader()
-    out = []
-    while True:
-        idx = reader.acquire(timeout=5)
-        assert idx != -2
-        if idx < 0:
-            return out
-        m, d = reader.slot(idx)
-        out.append((m.copy(), d.copy()))
-        reader.release(idx)
 
 
 def test_pha_worker_one_event_per_peak():

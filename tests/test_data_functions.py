@@ -6,29 +6,17 @@ import logging
 import textwrap
 import threading
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from ring_helpers import drain as _drain
+from ring_helpers import rings
 
 from mimocorb_gui.core.bufferio import BufferIO, StopFlag
 from mimocorb_gui.core.mimofile import METADATA_DTYPE, MimoWriter, read_mimo
-from mimocorb_gui.core.ringbuffer import RingBuffer
 from mimocorb_gui.functions import data as data_functions
 
 WAVE = {"chA": "float32", "chB": "int16"}
-
-
-@contextmanager
-def rings(*specs):
-    made = []
-    try:
-        for spec in specs:
-            made.append(RingBuffer(*spec))
-        yield made
-    finally:
-        for rb in made:
-            rb.unlink()
 
 
 def _fill(rb, n, seed=0):
@@ -43,19 +31,6 @@ def _fill(rb, n, seed=0):
             sent.append((meta.copy(), data.copy()))
     writer.close()
     return sent
-
-
-def _drain(rb, timeout=10.0):
-    reader = rb.reader()
-    out = []
-    while True:
-        idx = reader.acquire(timeout=timeout)
-        assert idx != -2, "timeout while draining"
-        if idx < 0:
-            return out
-        m, d = reader.slot(idx)
-        out.append((m.copy(), d.copy()))
-        reader.release(idx)
 
 
 def _mimo_file(path, n, length=8, timestamps=None, dtype=None):

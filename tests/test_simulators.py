@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from ring_helpers import drain as _drain
 from scipy import optimize
 
 from mimocorb_gui.core.bufferio import BufferIO
@@ -320,19 +321,6 @@ def ring(name, slots, length, dtype):
         yield rb
     finally:
         rb.unlink()
-
-
-def _drain(rb):
-    reader = rb.reader()
-    events = []
-    while True:
-        idx = reader.acquire(timeout=5)
-        assert idx != -2, "timeout"
-        if idx < 0:
-            return events
-        m, d = reader.slot(idx)
-        events.append((m.copy(), d.copy()))
-        reader.release(idx)
 
 
 def test_muon_pulses_worker_fills_sink():

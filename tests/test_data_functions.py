@@ -417,6 +417,9 @@ def test_run_record_and_replay_round_trip(tmp_path, start_method):
 
 @pytest.mark.timeout(60)
 def test_run_reports_config_error_of_prebuilt_function(tmp_path):
+    _mimo_file(
+        tmp_path / "x.mimo", 3, length=10, dtype={"chA": "float32"}
+    )  # a fitting recording: only the config is bad
     run = _run_setup(
         tmp_path,
         """

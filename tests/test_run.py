@@ -307,3 +307,40 @@ def test_documented_required_config_keys_are_reported(tmp_path):
     found = [str(p) for p in Setup.load(path).validate() if p.location == "Workers.source.config"]
     assert any("'rate' is required by data.clocked_importer and not set" in p for p in found), found
     assert any("'filename' is required by data.clocked_importer" in p for p in found), found
+
+
+def test_file_importers_check_their_recording_before_the_start(tmp_path):
+    import numpy as np
+
+    from mimocorb_gui.core.mimofile import MimoWriter
+
+    with MimoWriter(tmp_path / "rec.mimo", np.dtype([("x", "f8")]), 4) as w:
+        w.write((0, 0.0, 0.0), np.zeros(4, [("x", "f8")]))
+    (tmp_path / "not_mimo.mimo").write_text("hello")
+    path = tmp_path / "setup.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            Buffers:
+              A: {slot_count: 4, data_length: 4, data_dtype: {x: float64}}
+              B: {slot_count: 4, data_length: 8, data_dtype: {y: float64}}
+              C: {slot_count: 4, data_length: 4, data_dtype: {x: float64}}
+            Workers:
+              fits: {function: data.simulate_importer, config: {filename: rec.mimo}, sinks: [A]}
+              misfit: {function: data.clocked_importer, config: {filename: rec.mimo, rate: 5}, sinks: [B]}
+              missing: {function: data.simulate_importer, config: {filename: gone.mimo}, sinks: [C]}
+              garbage: {function: data.simulate_importer, config: {filename: not_mimo.mimo}, sinks: [C]}
+              drain_a: {function: exporters.drain, sources: [A]}
+              drain_b: {function: exporters.drain, sources: [B]}
+              drain_c: {function: exporters.drain, sources: [C]}
+            """
+        )
+    )
+    errors: dict[str, str] = {}
+    for p in Setup.load(path).errors():
+        errors[p.location] = errors.get(p.location, "") + p.message + "\n"
+    assert "Workers.fits.config" not in errors, errors
+    assert "data_length 4, sink 'B' has 8" in errors["Workers.misfit.config"]
+    assert "fields x; sink 'B' has y" in errors["Workers.misfit.config"]
+    assert "gone.mimo does not exist" in errors["Workers.missing.config"]
+    assert "Workers.garbage.config" in errors

@@ -1784,7 +1784,7 @@ class _Validator:
             line = _line_of(raw, "config") if isinstance(raw, Mapping) else None
             role_specs = {role: [buffers[b] for b in getattr(spec, role) if b in buffers] for role in ROLES}
             try:
-                messages = list(check(dict(spec.config), **role_specs))
+                messages = list(check(dict(spec.config), setup_dir=self.setup.setup_dir, **role_specs))
             except Exception as exc:  # noqa: BLE001 - a check that breaks is itself a problem to show
                 messages = [f"the check of {spec.function} failed: {type(exc).__name__}: {exc}"]
             for message in messages:

@@ -38,9 +38,9 @@ _SMALL_EVENT_BYTES = 4096  # below this, bytes() + memoryview copy beats a NumPy
 def setup_check(check: Callable[..., list[str]]) -> Callable[[Callable], Callable]:
     """Attach a check that the setup validator runs before anything starts.
 
-    ``check(config, sources=[BufferSpec], sinks=[BufferSpec], observes=[BufferSpec]) -> [message]``
-    gets the worker's merged config and its buffers (with ``name``, ``slot_count``, ``data_length``,
-    ``dtype``); each message becomes an error at ``Workers.<name>.config``, naming the key and
+    ``check(config, sources=[BufferSpec], sinks=[BufferSpec], observes=[BufferSpec], setup_dir=Path)
+    -> [message]`` gets the worker's merged config, its buffers (with ``name``, ``slot_count``,
+    ``data_length``, ``dtype``) and the setup's folder (accept ``**_`` for what you do not need); each message becomes an error at ``Workers.<name>.config``, naming the key and
     the valid choices. Usable on user functions too::
 
         @setup_check(lambda config, **buffers: [] if "threshold" in config else ["'threshold' is missing"])

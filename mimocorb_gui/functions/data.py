@@ -10,7 +10,7 @@ import numpy as np
 
 from mimocorb_gui.core.bufferio import BufferIO
 from mimocorb_gui.core.mimofile import MimoReader, MimoWriter
-from mimocorb_gui.core.templates import Exporter, Importer
+from mimocorb_gui.core.templates import Exporter, Importer, setup_check
 from mimocorb_gui.functions._checks import check_choice, check_number
 from mimocorb_gui.functions._pacing import EventPacer, sleep_until
 
@@ -100,18 +100,53 @@ def export(buffer_io: BufferIO) -> None:
     buffer_io.logger.info("%s: %d events", writer.path.name, writer.records_written)
 
 
-def _open_mimo(buffer_io: BufferIO) -> MimoReader:
-    filename = buffer_io.get("filename")
+def _recording_path(filename, setup_dir) -> Path:
+    """The .mimo file a config names (relative to the setup directory); ValueError/FileNotFoundError if not."""
     if not isinstance(filename, str | Path) or not str(filename):
         raise ValueError(
-            f"worker '{buffer_io.name}': config 'filename' is required: path of a .mimo file, "
-            f"relative to the setup directory ({buffer_io.setup_dir})"
+            f"config 'filename' is required: path of a .mimo file, relative to the setup directory ({setup_dir})"
         )
     path = Path(filename).expanduser()
     if not path.is_absolute():
-        path = Path(buffer_io.setup_dir) / path
+        path = Path(setup_dir) / path
     if not path.is_file():
-        raise FileNotFoundError(f"worker '{buffer_io.name}': config 'filename': {path} does not exist")
+        raise FileNotFoundError(f"config 'filename': {path} does not exist")
+    return path
+
+
+def _fit_problems(reader: MimoReader, sink_name: str, dtype: np.dtype, data_length: int) -> list[str]:
+    """Why events of the recording cannot go into the sink (empty when they can)."""
+    problems = []
+    if reader.data_length != data_length:
+        problems.append(
+            f"{reader.path.name} has data_length {reader.data_length}, sink '{sink_name}' has {data_length}"
+        )
+    file_names, sink_names = reader.data_dtype.names, dtype.names
+    if set(file_names) != set(sink_names):
+        problems.append(
+            f"{reader.path.name} has fields {', '.join(file_names)}; sink '{sink_name}' has {', '.join(sink_names)}"
+        )
+    return problems
+
+
+def _check_recording(config, sinks=(), setup_dir=".", **_) -> list[str]:
+    """Setup check of the file importers: the recording exists, is a .mimo file and fits the sink."""
+    if not config.get("filename"):
+        return []  # reported as a missing required key already
+    try:
+        reader = MimoReader(_recording_path(config["filename"], setup_dir), warn=False)
+    except (OSError, ValueError) as exc:
+        return [str(exc)]
+    if not sinks:
+        return []
+    return _fit_problems(reader, sinks[0].name, sinks[0].dtype, sinks[0].data_length)
+
+
+def _open_mimo(buffer_io: BufferIO) -> MimoReader:
+    try:
+        path = _recording_path(buffer_io.get("filename"), buffer_io.setup_dir)
+    except (OSError, ValueError) as exc:
+        raise type(exc)(f"worker '{buffer_io.name}': {exc}") from None
     reader = MimoReader(path, warn=False)
     if reader.trailing_bytes:
         buffer_io.logger.warning(
@@ -127,17 +162,10 @@ def _sink_converter(buffer_io: BufferIO, reader: MimoReader, importer: Importer)
     """Function turning a file event into sink data; checks that the file fits the sink."""
     example = importer.data_example
     sink = buffer_io.write[0].buffer
-    if reader.data_length != example.shape[0]:
-        raise ValueError(
-            f"worker '{buffer_io.name}': {reader.path.name} has data_length {reader.data_length}, "
-            f"sink '{sink.name}' has {example.shape[0]}"
-        )
-    file_names, sink_names = reader.data_dtype.names, example.dtype.names
-    if set(file_names) != set(sink_names):
-        raise ValueError(
-            f"worker '{buffer_io.name}': {reader.path.name} has fields {', '.join(file_names)}; "
-            f"sink '{sink.name}' has {', '.join(sink_names)}"
-        )
+    sink_names = example.dtype.names
+    problems = _fit_problems(reader, sink.name, example.dtype, example.shape[0])
+    if problems:
+        raise ValueError(f"worker '{buffer_io.name}': " + "; ".join(problems))
     if reader.data_dtype == example.dtype:
         return lambda data: data  # the Importer copies it as bytes
     buffer_io.logger.warning(
@@ -168,6 +196,7 @@ def _file_events(reader: MimoReader, repeat: bool) -> Iterator[tuple[int, np.nda
             return
 
 
+@setup_check(_check_recording)
 def simulate_importer(buffer_io: BufferIO) -> None:
     """mimoCoRB2 Function: Simulate an Importer by inputting data according to the timestamps in a mimo file.
 
@@ -234,6 +263,7 @@ def simulate_importer(buffer_io: BufferIO) -> None:
         reader.close()
 
 
+@setup_check(_check_recording)
 def clocked_importer(buffer_io: BufferIO) -> None:
     """mimoCoRB2 Function: Simulate an Importer by inputting data at a fixed rate.
 

@@ -158,21 +158,21 @@ def test_histogram_dock_region_fit_log_rebin(qtbot):
     assert "12,000 entries" in dock.entries_label.text()
     dock.set_region(560, 760)
     fit = dock.fit
-    assert fit.ok and abs(fit.centre - 662) < 3 and abs(fit.sigma - 25) < 3
-    assert abs(fit.net - 4000) < 4 * fit.net_error
+    assert fit.ok and abs(fit["centre"].value - 662) < 3 and abs(fit["sigma"].value - 25) < 3
+    assert abs(fit["net"].value - 4000) < 4 * fit["net"].error
     assert "FWHM" in dock.result.text() and "net" in dock.result.text()
     fx, _fy = dock.fit_curve.xData, dock.fit_curve.yData
-    assert len(fx) == 200
+    assert len(fx) == 300
     dock.rebin_box.setCurrentIndex(2)  # ×4
     e4, c4 = dock.displayed()
     assert len(c4) == 125 and c4.sum() == counts.sum()
-    assert dock.fit.ok and abs(dock.fit.centre - 662) < 4
+    assert dock.fit.ok and abs(dock.fit["centre"].value - 662) < 4
     dock.actions["log"].setChecked(True)
     assert dock.plot.getAxis("left").logMode
     image = dock.grab().toImage()
     assert colour_pixels(image, "#1f77b4") > 100
     s = dock.settings()
-    assert s["log"] is True and s["rebin"] == 4 and s["region"] == pytest.approx([560, 760])
+    assert s["log"] is True and s["rebin"] == 4 and s["regions"]["energy"][0][:2] == pytest.approx([560, 760])
 
 
 def test_histogram_outside_range_is_explained(qtbot):
@@ -356,12 +356,12 @@ def test_histogram_region_follows_the_strongest_peak_until_moved(qtbot):
     qtbot.addWidget(dock)
     edges, counts = gauss_counts()
     dock.set_data("energy", edges, counts)
-    lo, hi = dock.region.getRegion()
-    assert lo < 662 < hi and hi - lo < 200
-    assert dock.fit.ok and abs(dock.fit.centre - 662) < 5
+    lo, hi = dock.regions.regions[0].item.getRegion()
+    assert lo < 662 < hi and hi - lo < 250
+    assert dock.fit.ok and abs(dock.fit["centre"].value - 662) < 5
     dock.set_region(100, 300)  # the user's choice stays
     dock.set_data("energy", edges, counts * 2)
-    assert dock.region.getRegion() == pytest.approx((100, 300))
+    assert dock.regions.regions[0].item.getRegion() == pytest.approx((100, 300))
 
 
 def test_histogram_log_axis_spans_whole_decades(qtbot):

@@ -19,6 +19,7 @@ from mimocorb_gui.core.analysis.regions import (
     snap_to_edges,
 )
 from mimocorb_gui.core.analysis.results import format_value, results_text, write_results
+from mimocorb_gui.core.analysis.runtimes import RunTimes, read_run_times
 from mimocorb_gui.core.analysis.spectrum import (
     Spectrum,
     bin_range,
@@ -38,6 +39,7 @@ __all__ = [
     "Parameter",
     "Peak",
     "RegionSum",
+    "RunTimes",
     "Spectrum",
     "bin_range",
     "centres",
@@ -47,6 +49,7 @@ __all__ = [
     "guess_model",
     "load_calibrations",
     "peak_region",
+    "read_run_times",
     "read_spectrum_csv",
     "rebin",
     "region_sum",

@@ -1,15 +1,15 @@
-"""Histogram dock: live counts of every event a histogram exporter has seen, with MCA-style region tools.
+"""Histogram dock: live counts of every event a histogram exporter has seen, with MCA-style analysis.
 
 One dock per ``exporters.histogram`` worker (and per buffer watched by an old setup's
-``observers.histogram`` / ``visualizers.histogram`` worker). Counts are the exporter's own live
-counts (core.livehist: all events so far, not a sample); if those cannot be opened, the dock falls
-back to the ``Histograms_<buffer>/<channel>.npy`` files the exporter saves every update_interval.
-A draggable region shows gross and net counts and a Gaussian fit (core.fitting).
+``observers.histogram`` / ``visualizers.histogram`` worker). Counts come through
+histogram_feed (the run's live histograms, or a finished run's files). Beside the plot: regions
+with their figures (histogram_regions), a Poisson-likelihood fit of the selected region
+(histogram_fit), an energy calibration (calibration_dialog), live and real time, a background
+run subtracted, another run overlaid, and Save / Copy results. The numbers are core.analysis's.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 from pathlib import Path
@@ -19,10 +19,31 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from mimocorb_gui.core.fitting import fit_gaussian, gauss_line, peak_region, rebin, region_sum
-from mimocorb_gui.ui.docks.base import EmptyState, MonitorDock, fast_plot_item
+from mimocorb_gui.core.analysis import (
+    Calibration,
+    RunTimes,
+    Spectrum,
+    guess_model,
+    rebin,
+)
+from mimocorb_gui.ui.docks.base import EmptyState, MonitorDock, axis_label, fast_plot_item
+from mimocorb_gui.ui.docks.histogram_analysis import RegionsAndFit
+from mimocorb_gui.ui.docks.histogram_feed import FinishedRun, HistogramFeed, finished_run
+from mimocorb_gui.ui.docks.histogram_fit import FitPanel
+from mimocorb_gui.ui.docks.histogram_regions import RegionsTable
+from mimocorb_gui.ui.docks.histogram_runs import CalibrationAndRuns
+from mimocorb_gui.ui.docks.histogram_save import ResultsSaving
 
 __all__ = ["HistogramDock", "HistogramFeed"]
 
@@ -43,95 +64,8 @@ def _as_bins(value: Any) -> tuple[float, float, int] | None:
         return None
 
 
-class HistogramFeed:
-    """Where a dock gets counts: the exporter's live histograms, else its saved .npy files."""
-
-    def __init__(self, run_dir: Path, buffer: str) -> None:
-        self.run_dir = Path(run_dir)
-        self.buffer = buffer
-        self._live: dict | None = None
-        self.kind = "none"
-        self.error = ""
-
-    def _open_live(self) -> dict | None:
-        try:
-            from mimocorb_gui.core.livehist import open_live_histograms
-        except ImportError as exc:
-            self.error = f"live histograms unavailable ({exc})"
-            return None
-        try:
-            live = open_live_histograms(self.run_dir, self.buffer)
-        except (FileNotFoundError, KeyError, ValueError, OSError) as exc:
-            self.error = str(exc)
-            return None
-        return live or None
-
-    def read(self) -> dict[str, tuple[np.ndarray, np.ndarray, int]] | None:
-        """{channel: (edges, counts copy, total entries)} or None when nothing is there yet."""
-        if self._live is None:
-            self._live = self._open_live()
-        if self._live:
-            out = {}
-            try:
-                for ch, h in self._live.items():
-                    counts = np.array(_attr(h, "counts"), copy=True)
-                    edges = np.asarray(_attr(h, "edges"), dtype=float)
-                    total = getattr(h, "entries_seen", None)  # bins + underflow + overflow + NaN
-                    total = int(total) if total is not None else int(counts.sum())
-                    out[str(ch)] = (edges, counts, total)
-                self.kind = "live"
-                return out
-            except (AttributeError, ValueError, TypeError, BufferError) as exc:
-                self.error = f"live histogram unreadable: {exc}"
-                self.close()
-        files = self._read_files()
-        if files:
-            self.kind = "files"
-        return files
-
-    def _read_files(self) -> dict[str, tuple[np.ndarray, np.ndarray, int]] | None:
-        folder = self.run_dir / f"Histograms_{self.buffer}"
-        info = folder / "info.csv"
-        try:
-            with open(info, newline="", encoding="utf-8") as fh:
-                rows = list(csv.DictReader(fh))
-        except (OSError, csv.Error):
-            return None
-        out = {}
-        for row in rows:
-            try:
-                ch = row.get("Channel") or row.get("channel")
-                lo = float(row.get("Min", row.get("min")))
-                hi = float(row.get("Max", row.get("max")))
-                n = int(float(row.get("NBins", row.get("nbins"))))
-                counts = np.load(folder / f"{ch}.npy")
-            except (OSError, TypeError, ValueError, EOFError):
-                continue
-            edges = np.linspace(lo, hi, len(counts) + 1) if len(counts) != n else np.linspace(lo, hi, n + 1)
-            try:
-                total = sum(int(float(row[k])) for k in ("Entries", "Underflow", "Overflow", "NaN"))
-            except (KeyError, TypeError, ValueError):
-                total = int(counts.sum())
-            out[str(ch)] = (edges, counts, max(total, int(counts.sum())))
-        return out or None
-
-    def close(self) -> None:
-        live, self._live = self._live, None
-        for h in (live or {}).values():
-            close = getattr(h, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception:  # noqa: BLE001 - releasing a view must not break the GUI
-                    log.debug("closing live histogram failed", exc_info=True)
-
-
-def _attr(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name)
-
-
-class HistogramDock(MonitorDock):
-    """A spectrum per channel; linear/log y, rebinning, a region with net counts and a Gaussian fit."""
+class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, MonitorDock):
+    """A spectrum per channel: regions, fits, calibration, live time, background, overlay, saving."""
 
     def __init__(
         self,
@@ -142,18 +76,43 @@ class HistogramDock(MonitorDock):
         note: str = "",
         log_y: bool = False,
         channel: str | None = None,
+        units: dict[str, str] | None = None,
+        setup_name: str = "",
     ) -> None:
         super().__init__(f"histogram:{worker}", f"Histogram: {worker} ({buffer})", parent)
         self.worker = worker
         self.buffer = buffer
         self.note = note
+        self.setup_name = setup_name
+        self.units = {str(k): str(v) for k, v in (units or {}).items()}
         self.bins = {str(k): b for k, v in (bins or {}).items() if (b := _as_bins(v)) is not None}
         self.feed: HistogramFeed | None = None
         self.data: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+        self.times = RunTimes()
+        self.run_dir: Path | None = None
+        self.read_only_run: FinishedRun | None = None
+        self.overlay: FinishedRun | None = None
+        self.background: FinishedRun | None = None
+        self.models: dict[str, str] = {}
+        self.calibrations: dict[str, Calibration] = {}
+        self.region_state: dict[str, list] = {}
+        self.calibration_dialog = None
+        self.save_dir: Path | None = None  # where Save writes without a run (tests, or the user's choice)
         self._running = False
         self._fit = None
-        self._region_sum = None
+        self._first_counts = True
+        self._shown_channel = ""
+        self._overlay_note = self._background_note = ""
+        self._build()
+        if channel and self.channel_box.findText(channel) >= 0:
+            self.channel_box.setCurrentText(channel)
+        self._channel_changed(self.channel_box.currentText())
+        if log_y:
+            self.actions["log"].setChecked(True)
+        self._show_idle("Start the run to fill this histogram with every event of buffer '{buffer}'.")
 
+    # ----- widgets ------------------------------------------------------------------------------
+    def _build(self) -> None:
         body = QWidget(self)
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 2, 4, 2)
@@ -166,11 +125,7 @@ class HistogramDock(MonitorDock):
         self.channel_box.addItems(list(self.bins))
         self.channel_box.currentTextChanged.connect(self._channel_changed)
         bar.addWidget(self.channel_box)
-        self.actions["log"] = act = QAction("Log y", self)
-        act.setCheckable(True)
-        act.setToolTip("Logarithmic count axis")
-        act.toggled.connect(self._log_toggled)
-        bar.addWidget(_button(act))
+        self._add_action(bar, "log", "Log y", "Logarithmic count axis", self._log_toggled, checkable=True)
         bar.addWidget(QLabel("Rebin:"))
         self.rebin_box = QComboBox(body)
         for f in REBIN_FACTORS:
@@ -178,82 +133,124 @@ class HistogramDock(MonitorDock):
         self.rebin_box.setToolTip(
             "Merge neighbouring bins (display only; the saved histogram keeps all bins)"
         )
-        self.rebin_box.currentIndexChanged.connect(lambda _i: self.redraw())
+        self.rebin_box.currentIndexChanged.connect(lambda _i: self._rebinned())
         bar.addWidget(self.rebin_box)
-        self.actions["region"] = act = QAction("Region + fit", self)
-        act.setCheckable(True)
-        act.setChecked(True)
-        act.setToolTip("A draggable region: counts in it and a Gaussian fit on a linear background")
-        act.toggled.connect(self._region_toggled)
-        bar.addWidget(_button(act))
-        self.actions["fit_view"] = act = QAction("Fit view", self)
-        act.triggered.connect(lambda: self.plot.autoRange())
-        bar.addWidget(_button(act))
+        self._add_action(
+            bar, "fit_view", "Fit view", "Show the whole histogram", lambda: self.plot.autoRange()
+        )
+        self._add_action(bar, "calibrate", "Calibrate…", "Energy calibration from marked peaks",
+                         self.open_calibration)  # fmt: skip
         bar.addStretch(1)
+        self._add_action(bar, "save", "Save", "Spectrum (CSV), plot (PNG, SVG) and results (CSV, JSON) "
+                         "into the run directory", lambda: self.save())  # fmt: skip
+        self._add_action(
+            bar, "copy", "Copy results", "Region and fit figures to the clipboard", self.copy_results
+        )
+        bar2 = QHBoxLayout()
+        bar2.setSpacing(4)
+        layout.addLayout(bar2)
+        self._add_action(bar2, "region", "Regions", "Show the regions and fit", self._region_toggled,
+                         checkable=True, checked=True)  # fmt: skip
+        self._add_action(bar2, "add_region", "Add region", "A new region in the middle of the view",
+                         lambda: self.add_region())  # fmt: skip
+        self._add_action(bar2, "delete_region", "Delete region", "Delete the selected region",
+                         lambda: self.regions.delete())  # fmt: skip
+        self.fit_panel = FitPanel(body)
+        self.fit_panel.layout().setContentsMargins(8, 0, 0, 0)
+        self.fit_panel.model_changed.connect(self._model_changed)
+        bar2.addWidget(self.fit_panel.model_box)
+        bar2.addStretch(1)
+        self._add_action(bar2, "overlay", "Overlay run…", "Draw a finished run's spectrum over this one",
+                         lambda: self.choose_run("overlay"))  # fmt: skip
+        self._add_action(bar2, "background", "Background run…", "Subtract a finished run's spectrum, "
+                         "scaled by live time", lambda: self.choose_run("background"))  # fmt: skip
+        self._add_action(bar2, "clear_runs", "Clear", "Remove overlay and background", self.clear_other_runs)
 
-        self.plot_widget = pg.PlotWidget(parent=body)
+        split = QSplitter(Qt.Orientation.Vertical, body)
+        layout.addWidget(split, 1)
+        self.plot_widget = pg.PlotWidget(parent=split)
         self.plot: pg.PlotItem = self.plot_widget.getPlotItem()
         fast_plot_item(self.plot, minor_grid=False)
+        # no clipping or downsampling: pyqtgraph slices x and y of a step curve alike, which breaks
+        # stepMode ("len(X) must be len(Y)+1" on zoom, rebin, channel change); spectra are small
+        self.plot.setClipToView(False)
+        self.plot.setDownsampling(ds=1, auto=False)
         self.plot.setLabel("left", "Counts per bin")
-        self.plot.setYRange(0, 10)  # until counts arrive (then the y axis follows them)
-        self.curve = pg.PlotDataItem(
-            stepMode="center",
-            fillLevel=0,
-            brush=pg.mkBrush(31, 119, 180, 70),
-            pen=pg.mkPen("#1f77b4", width=1),
-        )
+        self.plot.setYRange(0, 10)
+        self.curve = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=pg.mkBrush(31, 119, 180, 70),
+                                     pen=pg.mkPen("#1f77b4", width=1))  # fmt: skip
         self.plot.addItem(self.curve)
+        self.overlay_curve = pg.PlotDataItem(
+            stepMode="center", pen=pg.mkPen("#555555", width=1, style=Qt.PenStyle.DashLine)
+        )
+        self.overlay_curve.setZValue(5)
+        self.plot.addItem(self.overlay_curve)
         self.fit_curve = pg.PlotDataItem(pen=pg.mkPen("#d62728", width=2))
         self.fit_curve.setZValue(20)
         self.plot.addItem(self.fit_curve)
-        self.region = pg.LinearRegionItem(
-            values=(0, 1), brush=pg.mkBrush(255, 165, 0, 45), pen=pg.mkPen("#ff7f0e", width=1)
-        )
-        self.region.setZValue(15)
-        self.plot.addItem(self.region)
-        self.region.sigRegionChanged.connect(self._region_moved)
-        self.region.sigRegionChangeFinished.connect(self._region_set_by_user)
-        self._user_region = False
-        self._placing = False  # True while the program (not the user) moves the region
-        self._first_counts = True
-        layout.addWidget(self.plot_widget, 1)
-
-        self.entries_label = QLabel("", body)
+        lower = QWidget(split)
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.setSpacing(2)
+        self.entries_label = QLabel("", lower)
         self.entries_label.setStyleSheet("color: #555;")
-        layout.addWidget(self.entries_label)
-        self.result = QLabel("", body)
-        self.result.setTextFormat(Qt.TextFormat.RichText)
-        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.result.setWordWrap(True)
-        layout.addWidget(self.result)
+        self.entries_label.setWordWrap(True)
+        lower_layout.addWidget(self.entries_label)
+        self.result = self.fit_panel.text
+        lower_layout.addWidget(self.fit_panel)
+        self.region_table = QTableWidget(lower)
+        lower_layout.addWidget(self.region_table, 1)
+        split.addWidget(self.plot_widget)
+        split.addWidget(lower)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        self.regions = RegionsTable(self.plot, self.region_table, self.to_display, self.to_raw)
+        self.regions.changed.connect(self._schedule_analysis)
+        self.regions.selected.connect(lambda _i: self._schedule_analysis())
         self.setWidget(body)
-
         self.empty = EmptyState(self.plot_widget)
-        self._fit_timer = QTimer(self)
-        self._fit_timer.setSingleShot(True)
-        self._fit_timer.setInterval(60)
-        self._fit_timer.timeout.connect(self._update_region)
+        self._analysis_timer = QTimer(self)
+        self._analysis_timer.setSingleShot(True)
+        self._analysis_timer.setInterval(60)
+        self._analysis_timer.timeout.connect(self.update_analysis)
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
-        if channel and self.channel_box.findText(channel) >= 0:
-            self.channel_box.setCurrentText(channel)
-        self._channel_changed(self.channel_box.currentText())
-        if log_y:
-            self.actions["log"].setChecked(True)
-        self._show_idle("Start the run to fill this histogram with every event of buffer '{buffer}'.")
+
+    def _add_action(self, bar, key, text, tip, slot, checkable=False, checked=False) -> QAction:
+        self.actions[key] = act = QAction(text, self)
+        act.setToolTip(tip)
+        act.setCheckable(checkable)
+        if checkable:
+            act.setChecked(checked)
+            act.toggled.connect(slot)
+        else:
+            act.triggered.connect(slot)
+        btn = QToolButton()
+        btn.setDefaultAction(act)
+        btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.addWidget(btn)
+        return act
 
     # ----- run hooks ----------------------------------------------------------------------------
     def run_started(self, run_dir) -> None:
         self.close_feed()
-        self.feed = HistogramFeed(Path(run_dir), self.buffer)
+        self.read_only_run = None
+        self.run_dir = Path(run_dir)
+        self.feed = HistogramFeed(self.run_dir, self.buffer)
         self.data = {}
+        self.times = RunTimes()
         self._running = True
         self._first_counts = True
         self.curve.setData([], [])
         self.fit_curve.setData([], [])
         self._show_idle("Waiting for the first entries of buffer '{buffer}'…")
+        self._write_calibrations()
         self.timer.start()
+
+    def stats_updated(self, stats) -> None:
+        if self._running:
+            self.times = RunTimes.from_stats(stats)
 
     def run_finishing(self) -> None:
         if self.feed is not None:
@@ -265,7 +262,13 @@ class HistogramDock(MonitorDock):
         self._running = False
         self.timer.stop()
         if run_dir is not None:
-            feed = HistogramFeed(Path(run_dir), self.buffer)
+            self.run_dir = Path(run_dir)
+            if math.isfinite(self.times.real):
+                try:
+                    self.times.write(self.run_dir)  # a reopened run gets its live time back
+                except OSError:
+                    log.warning("cannot write run times into %s", self.run_dir, exc_info=True)
+            feed = HistogramFeed(self.run_dir, self.buffer)
             final = feed.read()  # the exporter's final counts
             feed.close()
             if final:
@@ -282,6 +285,25 @@ class HistogramDock(MonitorDock):
             self.feed.close()
             if not keep_dir:
                 self.feed = None
+
+    def open_run(self, run_dir) -> FinishedRun:
+        """Show a finished run read-only (its counts, times and calibrations); ValueError if it has none."""
+        run = finished_run(run_dir, self.buffer)
+        self.timer.stop()
+        self.close_feed()
+        self._running = False
+        self.read_only_run = run
+        self.run_dir = run.run_dir
+        self.data = dict(run.data)
+        self.times = run.times
+        self.calibrations.update(run.calibrations)  # the run's own calibration wins over the setup's
+        self.setWindowTitle(f"Histogram: {self.worker} ({self.buffer}) – run {run.name} (read-only)")
+        for ch in self.data:
+            if self.channel_box.findText(ch) < 0:
+                self.channel_box.addItem(ch)
+        self._first_counts = True
+        self._channel_changed(self.channel)
+        return run
 
     # ----- data ---------------------------------------------------------------------------------
     def refresh(self, force: bool = False) -> None:
@@ -312,13 +334,49 @@ class HistogramDock(MonitorDock):
     def channel(self) -> str:
         return self.channel_box.currentText()
 
-    def displayed(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(edges, counts) of the current channel after rebinning, or None."""
+    @property
+    def rebin_factor(self) -> int:
+        return int(self.rebin_box.currentData() or 1)
+
+    @property
+    def calibration(self) -> Calibration | None:
+        return self.calibrations.get(self.channel)
+
+    @property
+    def unit(self) -> str:
+        """The unit of the x axis shown: the calibration's (keV) or the channel's."""
+        cal = self.calibration
+        return cal.unit if cal is not None else self.units.get(self.channel, "")
+
+    def to_display(self, x):
+        cal = self.calibration
+        return cal(x) if cal is not None else x
+
+    def to_raw(self, x):
+        cal = self.calibration
+        return cal.inverse(x) if cal is not None else x
+
+    def spectrum(self) -> Spectrum | None:
+        """The current channel's counts (rebinned, raw x) with live and real time."""
         entry = self.data.get(self.channel)
         if entry is None:
             return None
-        edges, counts, _ = entry
-        return rebin(edges, counts, int(self.rebin_box.currentData() or 1))
+        edges, counts = rebin(entry[0], entry[1], self.rebin_factor)
+        return Spectrum(edges, counts, self.channel, self.units.get(self.channel, ""), self.times.live,
+                        self.times.real)  # fmt: skip
+
+    def displayed(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(edges, counts) as shown: rebinned, background subtracted, x calibrated; or None."""
+        spec = self.spectrum()
+        if spec is None:
+            return None
+        counts = spec.counts
+        self._background_note = ""
+        if self.background is not None:
+            net, self._background_note = self._background_counts(spec)
+            if net is not None:
+                counts = net
+        return np.asarray(self.to_display(spec.edges), dtype=float), counts
 
     def redraw(self) -> None:
         shown = self.displayed()
@@ -328,20 +386,17 @@ class HistogramDock(MonitorDock):
             return
         edges, counts = shown
         self.curve.setData(edges, counts.astype(float))
+        self._draw_overlay()
         _, raw, total = self.data[self.channel]
         in_range = int(raw.sum())
-        text = f"{in_range:,} entries"
-        if total > in_range:
-            text += f" ({total - in_range:,} outside the range)"
-        self.entries_label.setText(text)
+        self.entries_label.setText(self._entries_text(in_range, total))
         if in_range > 0:
             self.empty.hide()
             if self._first_counts:
                 self._first_counts = False
                 self.plot.enableAutoRange(axis="y", enable=True)
-                self._show_region(True)
-            if not self._user_region:
-                self._region_around_peak(edges, counts)
+                self._region_toggled(self.actions["region"].isChecked())
+            self._auto_region()
             if self.actions["log"].isChecked():
                 self._log_decades(counts)
         elif total > 0:
@@ -350,11 +405,38 @@ class HistogramDock(MonitorDock):
             )
         elif self._running:
             self._show_idle("Waiting for the first entries of buffer '{buffer}'…")
-        self._update_region()
+        self.update_analysis()
+
+    def _entries_text(self, in_range: int, total: int) -> str:
+        text = f"{in_range:,} entries"
+        if total > in_range:
+            text += f" ({total - in_range:,} outside the range)"
+        t = self.times
+        if math.isfinite(t.real):
+            text += f" · real time {t.real:.1f} s"
+        if math.isfinite(t.live):
+            dead = 100 * (1 - t.live / t.real) if t.real > 0 else 0.0
+            text += f" · live time {t.live:.1f} s ({dead:.1f} % dead)"
+            if t.live > 0:
+                text += f" · {in_range / t.live:.4g} ± {math.sqrt(in_range) / t.live:.2g} /s (per live s)"
+        if self.read_only_run is not None:
+            text += f" · run {self.read_only_run.name} (read-only)"
+        if self._background_note:
+            text += f" · {self._background_note}"
+        if self.overlay is not None:
+            text += f" · overlay: run {self.overlay.name}{self._overlay_note}"
+        return text
 
     # ----- controls -----------------------------------------------------------------------------
     def _channel_changed(self, channel: str) -> None:
-        self.plot.setLabel("bottom", channel or "value")
+        if self._shown_channel:
+            self.region_state[self._shown_channel] = self.regions.state()
+        self.regions.clear()
+        self._shown_channel = channel
+        self.fit_panel.set_model(
+            self.models.get(channel) or guess_model(channel, self.units.get(channel, ""))
+        )
+        self._set_axis_label()
         b = self.bins.get(channel)
         entry = self.data.get(channel)
         if entry is not None:
@@ -364,114 +446,48 @@ class HistogramDock(MonitorDock):
         else:
             lo, hi = 0.0, 1.0
         if hi > lo:
-            self.plot.setXRange(lo, hi, padding=0.02)
-            span = hi - lo
-            self.region.setBounds((lo, hi))
-            self._user_region = False  # another channel: the old region means nothing here
-            self._first_counts = True
-            self._place_region(lo + 0.4 * span, lo + 0.6 * span)
-        entry = self.data.get(channel)
-        self._show_region(entry is not None and entry[1].sum() > 0)
+            dlo, dhi = float(self.to_display(lo)), float(self.to_display(hi))
+            self.plot.setXRange(dlo, dhi, padding=0.02)
+        for i, (rlo, rhi, touched) in enumerate(self.region_state.get(channel, [])):
+            self.regions.add(rlo, rhi, touched=bool(touched), name=f"R{i + 1}")
+        self._first_counts = True
+        self.redraw()
+
+    def _set_axis_label(self) -> None:
+        cal = self.calibration
+        if cal is not None:
+            self.plot.setLabel("bottom", axis_label(f"{self.channel} → energy", cal.unit))
+        else:
+            self.plot.setLabel(
+                "bottom", axis_label(self.channel or "value", self.units.get(self.channel, ""))
+            )
+
+    def _rebinned(self) -> None:
         self.redraw()
 
     def _log_toggled(self, on: bool) -> None:
         self.plot.setLogMode(x=False, y=on)
         self.plot.setLabel("left", "Counts per bin (log)" if on else "Counts per bin")
         if on:
-            self.plot.setYRange(-0.3, 3, padding=0)  # whole decades; redraw follows the counts
+            self.plot.setYRange(-0.3, 3, padding=0)
         else:
             self.plot.enableAutoRange(axis="y", enable=True)
         self.redraw()
 
     def _region_toggled(self, on: bool) -> None:
         entry = self.data.get(self.channel)
-        self._show_region(on and entry is not None and entry[1].sum() > 0)
-        self.result.setVisible(on)
-        self._update_region()
+        self._show_regions(on and entry is not None and entry[1].sum() > 0)
+        self.fit_panel.text.setVisible(on)
+        self.update_analysis()
 
-    def set_region(self, lo: float, hi: float) -> None:
-        self._user_region = True
-        self.region.setRegion((lo, hi))
-        self._update_region()
-
-    def _region_set_by_user(self) -> None:
-        if not self._placing:
-            self._user_region = True
-
-    def _region_around_peak(self, edges: np.ndarray, counts: np.ndarray) -> None:
-        """Until the user moves it, the region follows the most prominent peak (as MCA programs' auto ROI)."""
-        found = peak_region(edges, counts)
-        if found is None:
-            return
-        lo, hi = self.region.getRegion()
-        new_lo, new_hi = found
-        centre = 0.5 * (new_lo + new_hi)
-        if lo <= centre <= hi and abs((new_hi - new_lo) - (hi - lo)) < 0.4 * (hi - lo):
-            return  # about the same place: keep it still
-        self._place_region(new_lo, new_hi)
+    def _show_regions(self, on: bool) -> None:
+        self.regions.set_visible(on and self.actions["region"].isChecked())
+        self.fit_curve.setVisible(on and self.actions["region"].isChecked())
 
     def _log_decades(self, counts: np.ndarray) -> None:
         """Log y over whole decades (at least three): pyqtgraph labels a log axis cleanly only then."""
-        top = math.ceil(math.log10(max(float(counts.max()), 1.0) * 1.5))
+        top = math.ceil(math.log10(max(float(np.nanmax(counts)), 1.0) * 1.5))
         self.plot.setYRange(min(-0.3, top - 3), max(top, 1), padding=0)
-
-    def _show_region(self, on: bool) -> None:
-        on = on and self.actions["region"].isChecked()
-        self.region.setVisible(on)
-        self.fit_curve.setVisible(on)
-
-    def _place_region(self, lo: float, hi: float) -> None:
-        self._placing = True
-        try:
-            self.region.setRegion((lo, hi))
-        finally:
-            self._placing = False
-
-    def _region_moved(self) -> None:
-        self._fit_timer.start()
-
-    def _update_region(self) -> None:
-        if not self.actions["region"].isChecked():
-            return
-        shown = self.displayed()
-        lo, hi = self.region.getRegion()
-        if shown is None or shown[1].sum() <= 0:
-            self.fit_curve.setData([], [])
-            self.result.setText(
-                "A region with net counts and a Gaussian fit appears over the strongest peak once counts arrive; drag it where you like."
-            )
-            self._fit = self._region_sum = None
-            return
-        edges, counts = shown
-        s = region_sum(edges, counts, lo, hi)
-        fit = fit_gaussian(edges, counts, lo, hi)
-        self._region_sum, self._fit = s, fit
-        parts = [
-            f"<b>Region</b> {lo:.4g} – {hi:.4g}: gross <b>{s.gross:,.0f}</b>, "
-            f"net <b>{s.net:,.0f}</b> ± {s.net_error:,.0f} (linear background {s.background:,.0f})"
-        ]
-        if fit.ok:
-            x = np.linspace(lo, hi, 200)
-            y = gauss_line(x, fit.amplitude, fit.centre, fit.sigma, fit.background0, fit.background1)
-            if self.actions["log"].isChecked():
-                y = np.where(y > 0, y, np.nan)
-            self.fit_curve.setData(x, y)
-            res = (
-                f" ({100 * fit.resolution:.1f} %)" if math.isfinite(fit.resolution) and fit.centre > 0 else ""
-            )
-            parts.append(
-                f"<b>Gauss fit</b>: centre <b>{fit.centre:.5g}</b> ± {fit.centre_error:.2g}, "
-                f"σ {fit.sigma:.4g} ± {fit.sigma_error:.2g}, FWHM <b>{fit.fwhm:.4g}</b>{res}, "
-                f"net <b>{fit.net:,.0f}</b> ± {fit.net_error:,.0f}, χ²/ndf {fit.chi2_ndf:.2f}"
-            )
-        else:
-            self.fit_curve.setData([], [])
-            parts.append(f"<b>Gauss fit</b>: {fit.message}")
-        self.result.setText("<br>".join(parts))
-
-    @property
-    def fit(self):
-        return self._fit
 
     def _show_idle(self, template: str) -> None:
         text = template.format(buffer=self.buffer, channel=self.channel)
@@ -481,19 +497,38 @@ class HistogramDock(MonitorDock):
 
     # ----- settings -----------------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
-        lo, hi = self.region.getRegion()
+        self.region_state[self.channel] = self.regions.state()
         return {
             "channel": self.channel,
             "log": self.actions["log"].isChecked(),
-            "rebin": int(self.rebin_box.currentData() or 1),
+            "rebin": self.rebin_factor,
             "region_on": self.actions["region"].isChecked(),
-            "region": [float(lo), float(hi)],
+            "regions": {ch: st for ch, st in self.region_state.items() if st},
+            "models": dict(self.models),
+            "calibrations": {ch: c.to_dict() for ch, c in self.calibrations.items()},
         }
 
     def apply_settings(self, values: dict[str, Any]) -> None:
+        models = values.get("models")
+        if isinstance(models, dict):
+            self.models.update({str(k): str(v) for k, v in models.items() if isinstance(v, str)})
+        cals = values.get("calibrations")
+        if isinstance(cals, dict):
+            for ch, d in cals.items():
+                try:
+                    self.calibrations[str(ch)] = Calibration.from_dict(d)
+                except (ValueError, TypeError):
+                    log.warning("ignoring the saved calibration of %s", ch)
+        regions = values.get("regions")
+        if isinstance(regions, dict):
+            for ch, st in regions.items():
+                if isinstance(st, list) and all(isinstance(r, list) and len(r) == 3 for r in st):
+                    self.region_state[str(ch)] = st
         ch = values.get("channel")
         if isinstance(ch, str) and self.channel_box.findText(ch) >= 0:
             self.channel_box.setCurrentText(ch)
+        self._shown_channel = ""  # rebuild the shown channel's regions and model from the settings
+        self._channel_changed(self.channel)
         if isinstance(values.get("log"), bool):
             self.actions["log"].setChecked(values["log"])
         r = values.get("rebin")
@@ -501,13 +536,6 @@ class HistogramDock(MonitorDock):
             self.rebin_box.setCurrentIndex(REBIN_FACTORS.index(r))
         if isinstance(values.get("region_on"), bool):
             self.actions["region"].setChecked(values["region_on"])
-        reg = values.get("region")
+        reg = values.get("region")  # settings written before several regions existed
         if isinstance(reg, list) and len(reg) == 2 and all(isinstance(v, (int, float)) for v in reg):
             self.set_region(float(reg[0]), float(reg[1]))
-
-
-def _button(action: QAction) -> QToolButton:
-    btn = QToolButton()
-    btn.setDefaultAction(action)
-    btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-    return btn

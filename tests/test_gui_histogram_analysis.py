@@ -1,0 +1,198 @@
+"""Histogram dock analysis driven as a user does: named actions for regions, fits, calibration, saving, runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QGuiApplication
+
+from mimocorb_gui.core.analysis import RunTimes, load_calibrations
+from mimocorb_gui.core.livehist import BinSpec, LiveHistogramWriter
+from mimocorb_gui.functions.simulators import sample_gamma_energies
+from mimocorb_gui.ui.docks.histogram import HistogramDock
+
+GAMMA_BINS = {"peak_heights": [0, 0.8, 100]}  # setups/gamma_spectroscopy (V)
+MUON_BINS = {"decay_time": [0, 8, 40], "panels_hit": [0.5, 4.5, 4]}  # setups/muon_lifetime
+
+
+def gamma_heights(n, energy=661.657, seed=1):
+    return sample_gamma_energies(np.random.default_rng(seed), n, energy) / 1000.0
+
+
+def write_run(run_dir, buffer, bins, values, times=None):
+    """A finished run directory as exporters.histogram leaves it (written with its own writer)."""
+    specs = {ch: BinSpec(*b) for ch, b in bins.items()}
+    with LiveHistogramWriter(run_dir / f"Histograms_{buffer}", specs) as w:
+        w.add(values)
+    (run_dir / "run.log").write_text("12:00:00.000 INFO    [run] run stopped after 60.0 s\n")
+    if times is not None:
+        times.write(run_dir)
+    return run_dir
+
+
+def make_dock(qtbot, buffer, bins, **kw):
+    dock = HistogramDock("spectrum", buffer, bins, setup_name="test setup", **kw)
+    qtbot.addWidget(dock)
+    dock.resize(900, 650)
+    dock.show()
+    return dock
+
+
+def test_decay_time_channel_gets_an_exponential_fit_over_its_range(qtbot):
+    dock = make_dock(qtbot, "PulseParameters", MUON_BINS, units={"decay_time": "µs"})
+    rng = np.random.default_rng(4)
+    edges = np.linspace(0, 8, 41)
+    dock.set_data("decay_time", edges, np.histogram(rng.exponential(2.197, 3000), bins=edges)[0])
+    assert dock.fit_panel.model == "exponential"
+    region = dock.regions.regions[0]
+    assert (region.lo, region.hi) == (0.0, 8.0)
+    result = dock.fit
+    assert result.ok, result.message
+    assert abs(result["tau"].value - 2.197) < 3 * result["tau"].error
+    text = dock.result.text()
+    assert "τ" in text and "µs" in text and "χ²/ndf" in text and "entries" in text
+    assert dock.plot.getAxis("bottom").labelText == "decay_time [µs]"
+    assert len(dock.fit_curve.xData) == 300
+    # the user picks another model for the channel: remembered in the settings
+    dock.fit_panel.model_box.setCurrentIndex(dock.fit_panel.model_box.findData("line"))
+    assert dock.fit.model == "line" and dock.settings()["models"]["decay_time"] == "line"
+
+
+def test_fit_over_nothing_refuses_with_a_message(qtbot):
+    dock = make_dock(qtbot, "Heights", {"energy": [0, 1, 100]})
+    flat = np.random.default_rng(2).poisson(50, 100)
+    dock.set_data("energy", np.linspace(0, 1, 101), flat)
+    dock.set_region(0.4, 0.6)
+    assert not dock.fit.ok
+    assert "no fit" in dock.result.text() and "no significant peak" in dock.result.text()
+    assert "centre" not in dock.result.text() and not dock.fit.parameters
+    assert dock.fit_curve.xData is None or len(dock.fit_curve.xData) == 0
+
+
+def test_regions_added_dragged_deleted_and_counted_like_numpy(qtbot):
+    dock = make_dock(qtbot, "Heights", GAMMA_BINS)
+    edges = np.linspace(0, 0.8, 101)
+    counts = np.histogram(gamma_heights(20000), bins=edges)[0]
+    dock.set_data("peak_heights", edges, counts)
+    auto = dock.regions.regions[0]
+    assert auto.lo < 0.6617 < auto.hi and not auto.touched
+    dock.actions["add_region"].trigger()
+    assert len(dock.regions.regions) == 2
+    second = dock.regions.regions[1]
+    second.item.setRegion((0.1, 0.3))  # the user drags it
+    second.item.sigRegionChangeFinished.emit(second.item)
+    dock.update_analysis()
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    for r in dock.regions.regions:
+        assert r.figures.gross == counts[(centres >= r.lo) & (centres <= r.hi)].sum()
+    assert second.touched and second.lo == pytest.approx(0.1)
+    assert dock.region_table.rowCount() == 2 and "±" in dock.region_table.item(1, 4).text()
+    dock.rebin_box.setCurrentIndex(2)  # ×4: the same regions, wider bins
+    e4 = edges[::4]
+    c4 = counts.reshape(-1, 4).sum(axis=1)
+    c4_centres = 0.5 * (e4[1:] + e4[:-1])
+    for r in dock.regions.regions:
+        assert r.figures.gross == c4[(c4_centres >= r.lo) & (c4_centres <= r.hi)].sum()
+    dock.regions.select(1)
+    dock.actions["delete_region"].trigger()
+    assert len(dock.regions.regions) == 1 and dock.region_table.rowCount() == 1
+    # the automatic region stays put once the user touched it
+    auto.item.setRegion((0.2, 0.4))
+    auto.item.sigRegionChangeFinished.emit(auto.item)
+    dock.set_data("peak_heights", edges, counts * 2)
+    assert auto.item.getRegion() == pytest.approx((0.2, 0.4))
+
+
+def test_integer_channel_region_counts_its_bins(qtbot):
+    dock = make_dock(qtbot, "PulseParameters", MUON_BINS, channel="panels_hit")
+    counts = np.array([40, 125, 60, 20])
+    dock.set_data("panels_hit", np.linspace(0.5, 4.5, 5), counts)
+    dock.set_region(2.1, 2.9)  # between the integer values' centres
+    assert dock.regions.current().figures.gross == 60
+    dock.set_region(1.5, 3.5)
+    assert dock.regions.current().figures.gross == 125 + 60
+
+
+def test_calibration_by_marked_peaks_in_kev_survives_a_restart_and_a_reopened_run(qtbot, tmp_path):
+    dock = make_dock(qtbot, "PulseHeights", GAMMA_BINS)
+    edges = np.linspace(0, 0.8, 101)
+    # a calibration spectrum with two lines: Ba-133 356 keV and Na-22 511 keV
+    values = np.concatenate([gamma_heights(20000, 356.0, 1), gamma_heights(20000, 511.0, 2)])
+    dock.set_data("peak_heights", edges, np.histogram(values, bins=edges)[0])
+    dock.run_dir = tmp_path
+    dialog = dock.actions["calibrate"].trigger() or dock.calibration_dialog
+    dialog.actions["search"].trigger()
+    positions = [dialog.peak_list.item(i).data(256) for i in range(dialog.peak_list.count())]
+    for energy in (356.0, 511.0):
+        row = int(np.argmin([abs(p - energy / 1000) for p in positions]))
+        dialog.peak_list.setCurrentRow(row)
+        dialog.energy.setCurrentIndex(dialog.energy.findData(energy))
+        dialog.actions["mark"].trigger()
+    assert dialog.points.rowCount() == 2 and dialog.actions["apply"].isEnabled()
+    dialog.actions["apply"].trigger()
+    assert dock.calibration is not None and dock.unit == "keV"
+    assert "keV" in dock.plot.getAxis("bottom").labelText
+    # the Cs-137 run: the photopeak reads 662 keV within 1 %
+    cs = np.histogram(gamma_heights(20000, 661.657, 3), bins=edges)[0]
+    dock.set_data("peak_heights", edges, cs)
+    assert dock.regions.regions[0].lo < 0.6617 < dock.regions.regions[0].hi
+    assert dock.fit.ok and dock.fit["centre"].value == pytest.approx(661.66, rel=0.01)
+    assert dock.regions.regions[0].figures.centroid == pytest.approx(661.66, rel=0.01)
+    assert "keV" in dock.region_table.item(0, 5).text()
+    assert "PulseHeights/peak_heights" in load_calibrations(tmp_path)
+    # a restart: a new dock gets the calibration from the per-setup settings
+    saved = json.loads(json.dumps(dock.settings()))
+    again = make_dock(qtbot, "PulseHeights", GAMMA_BINS)
+    again.apply_settings(saved)
+    assert again.calibration == dock.calibration
+    # a finished run reopened read-only brings its own calibration file
+    run = write_run(tmp_path / "run_cs", "PulseHeights", GAMMA_BINS, {"peak_heights": gamma_heights(20000, 661.657, 4)},
+                    RunTimes(60.0, 1.5))  # fmt: skip
+    (run / "calibration.json").write_text((tmp_path / "calibration.json").read_text())
+    fresh = make_dock(qtbot, "PulseHeights", GAMMA_BINS)
+    fresh.open_run(run)
+    assert fresh.calibration is not None and "read-only" in fresh.windowTitle()
+    assert fresh.fit.ok and fresh.fit["centre"].value == pytest.approx(661.66, rel=0.01)
+    assert "live time 58.5 s" in fresh.entries_label.text()
+
+
+def test_save_and_copy_results_into_the_run_directory(qtbot, tmp_path):
+    run = write_run(tmp_path / "run1", "PulseHeights", GAMMA_BINS, {"peak_heights": gamma_heights(5000)},
+                    RunTimes(50.0, 10.0))  # fmt: skip
+    dock = make_dock(qtbot, "PulseHeights", GAMMA_BINS)
+    dock.open_run(run)
+    dock.actions["save"].trigger()
+    folder = run / "analysis"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["spectrum_peak_heights.csv", "spectrum_peak_heights.png", "spectrum_peak_heights.svg",
+                     "spectrum_peak_heights_results.csv", "spectrum_peak_heights_results.json"]  # fmt: skip
+    text = (folder / "spectrum_peak_heights.csv").read_text()
+    assert "# live_time_s: 40.0" in text and "# run: run1" in text and "# setup: test setup" in text
+    doc = json.loads((folder / "spectrum_peak_heights_results.json").read_text())
+    row = doc["results"][0]
+    assert row["fit_ok"] is True and row["gross"] > 0 and row["net_rate"] == pytest.approx(row["net"] / 40.0)
+    assert "run1" in (folder / "spectrum_peak_heights.svg").read_text()
+    dock.actions["copy"].trigger()
+    clip = QGuiApplication.clipboard().text()
+    assert clip.splitlines()[0].startswith("setup\trun") and "fit_centre_error" in clip
+
+
+def test_overlay_and_background_scaled_by_live_time(qtbot, tmp_path):
+    values = {"peak_heights": gamma_heights(4000, seed=5)}
+    bg_values = {"peak_heights": np.random.default_rng(6).uniform(0, 0.8, 2000)}
+    here = write_run(tmp_path / "here", "PulseHeights", GAMMA_BINS, values, RunTimes(100.0, 0.0))
+    background = write_run(tmp_path / "bg", "PulseHeights", GAMMA_BINS, bg_values, RunTimes(200.0, 0.0))
+    dock = make_dock(qtbot, "PulseHeights", GAMMA_BINS)
+    dock.open_run(here)
+    raw = dock.displayed()[1].astype(float)
+    dock.set_other_run("background", background)
+    net = dock.displayed()[1]
+    bg_counts = np.histogram(bg_values["peak_heights"], bins=np.linspace(0, 0.8, 101))[0]
+    assert net == pytest.approx(raw - 0.5 * bg_counts)
+    assert "subtracted (×0.5)" in dock.entries_label.text()
+    dock.set_other_run("overlay", background)
+    assert dock.overlay_curve.yData.sum() == pytest.approx(0.5 * bg_counts.sum())
+    dock.actions["clear_runs"].trigger()
+    assert dock.background is None and dock.overlay is None

@@ -154,6 +154,23 @@ def test_gauss_fit_compares_with_scipy_on_the_same_numbers():
     assert r.curve is not None and r.curve(np.array([0.5]))[0] > 0
 
 
+def test_background_subtracted_counts_are_fitted_by_chi2_with_their_variance():
+    rng = np.random.default_rng(9)
+    edges = np.linspace(0, 1, 101)
+    x = centres(edges)
+    signal = np.histogram(rng.normal(0.5, 0.04, 2000), bins=edges)[0]
+    bg_here = rng.poisson(30, 100)
+    bg_run = rng.poisson(60, 100)  # twice the live time
+    net = signal + bg_here - 0.5 * bg_run
+    variance = signal + bg_here + 0.25 * bg_run
+    assert not fit(edges, net - 40, 0.3, 0.7).ok  # negative counts: no likelihood fit without variance
+    r = fit(edges, net, 0.3, 0.7, "gauss", variance)
+    assert r.ok, r.message
+    assert abs(r["centre"].value - 0.5) < 3 * r["centre"].error
+    assert abs(r["net"].value - 2000) < 3 * r["net"].error + 50
+    assert 0 < r.chi2_ndf < 2.5 and x.size == 100
+
+
 def test_line_fit_and_models_by_channel_name():
     edges = np.linspace(0, 10, 51)
     x = centres(edges)

@@ -103,6 +103,7 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, MonitorDoc
         self._first_counts = True
         self._shown_channel = ""
         self._overlay_note = self._background_note = ""
+        self._variance = None
         self._build()
         if channel and self.channel_box.findText(channel) >= 0:
             self.channel_box.setCurrentText(channel)
@@ -158,6 +159,7 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, MonitorDoc
         self.fit_panel = FitPanel(body)
         self.fit_panel.layout().setContentsMargins(8, 0, 0, 0)
         self.fit_panel.model_changed.connect(self._model_changed)
+        bar2.addWidget(QLabel("  Fit:"))
         bar2.addWidget(self.fit_panel.model_box)
         bar2.addStretch(1)
         self._add_action(bar2, "overlay", "Overlay run…", "Draw a finished run's spectrum over this one",
@@ -202,8 +204,10 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, MonitorDoc
         lower_layout.addWidget(self.region_table, 1)
         split.addWidget(self.plot_widget)
         split.addWidget(lower)
-        split.setStretchFactor(0, 3)
+        split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
+        split.setSizes([460, 170])
+        split.setChildrenCollapsible(False)
         self.regions = RegionsTable(self.plot, self.region_table, self.to_display, self.to_raw)
         self.regions.changed.connect(self._schedule_analysis)
         self.regions.selected.connect(lambda _i: self._schedule_analysis())
@@ -372,6 +376,7 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, MonitorDoc
             return None
         counts = spec.counts
         self._background_note = ""
+        self._variance = None  # per bin, once a background is subtracted (the fit is then a χ² fit)
         if self.background is not None:
             net, self._background_note = self._background_counts(spec)
             if net is not None:

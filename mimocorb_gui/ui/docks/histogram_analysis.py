@@ -87,7 +87,8 @@ class RegionsAndFit:
             self.fit_panel.show_result(None, self.unit)
             return
         lo, hi = self.to_display(current.lo), self.to_display(current.hi)
-        result = fit(edges, counts, lo, hi, model)
+        # while a run fills the histogram: HESSE errors only (MINOS intervals take several times longer)
+        result = fit(edges, counts, lo, hi, model, self._variance, minos=not self._running)
         self._fit = result
         self.fit_panel.show_result(result, self.unit)
         if result.ok and result.curve is not None:

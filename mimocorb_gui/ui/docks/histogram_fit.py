@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
 
 from mimocorb_gui.core.analysis import MODELS, FitResult, format_value
 
@@ -62,10 +62,7 @@ class FitPanel(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        row = QHBoxLayout()
-        layout.addLayout(row)
-        row.addWidget(QLabel("Fit:"))
-        self.model_box = QComboBox(self)
+        self.model_box = QComboBox(self)  # the dock puts it in its tool bar
         for key, m in MODELS.items():
             self.model_box.addItem(m.title, key)
         self.model_box.addItem("none", "")
@@ -73,8 +70,6 @@ class FitPanel(QWidget):
             "Model fitted to the selected region by the Poisson likelihood of its counts"
         )
         self.model_box.currentIndexChanged.connect(lambda _i: self.model_changed.emit(self.model))
-        row.addWidget(self.model_box)
-        row.addStretch(1)
         self.text = QLabel("", self)
         self.text.setTextFormat(Qt.TextFormat.RichText)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -60,8 +60,9 @@ class RegionsTable(QObject):
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.verticalHeader().setVisible(False)
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        table.horizontalHeader().setStretchLastSection(True)
+        table.horizontalHeader().setStretchLastSection(False)
         table.itemSelectionChanged.connect(self._selection_changed)
+        plot.getViewBox().sigYRangeChanged.connect(lambda *_: self._place_labels())
 
     # ----- regions ------------------------------------------------------------------------------
     def add(self, lo: float, hi: float, touched: bool = True, name: str | None = None) -> Region:
@@ -70,13 +71,11 @@ class RegionsTable(QObject):
         region = Region(name or f"R{self._counter}", float(min(lo, hi)), float(max(lo, hi)), touched)
         item = pg.LinearRegionItem(
             values=(self.to_display(region.lo), self.to_display(region.hi)),
-            brush=pg.mkBrush(
-                pg.mkColor(colour).red(), pg.mkColor(colour).green(), pg.mkColor(colour).blue(), 40
-            ),
-            pen=pg.mkPen(colour, width=1),
+            brush=pg.mkBrush(*pg.mkColor(colour).getRgb()[:3], 30),
+            pen=pg.mkPen(colour, width=2),
         )
         item.setZValue(15)
-        label = pg.TextItem(region.name, color=colour, anchor=(0.5, 1.0))
+        label = pg.TextItem(region.name, color=colour, anchor=(0.5, 0.0))  # below the top of the view
         label.setZValue(16)
         region.item, region.label = item, label
         self.plot.addItem(item)
@@ -157,6 +156,8 @@ class RegionsTable(QObject):
     # ----- figures ------------------------------------------------------------------------------
     def show_figures(self, unit: str) -> None:
         """Fill the table rows from each region's ``figures`` (display units)."""
+        u = f" ({unit})" if unit else ""
+        self.table.setHorizontalHeaderLabels([c + u if c in ("From", "To") else c for c in COLUMNS])
         for row, r in enumerate(self.regions):
             s = r.figures
             lo, hi = self.to_display(r.lo), self.to_display(r.hi)
@@ -178,9 +179,14 @@ class RegionsTable(QObject):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                     self.table.setItem(row, col, item)
                 item.setText(text)
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        """Names at the top of the view, over the middle of each region."""
+        top = self.plot.viewRange()[1][1]
+        for r in self.regions:
             if r.label is not None:
-                view_top = self.plot.viewRange()[1][1]
-                r.label.setPos(0.5 * (lo + hi), view_top)
+                r.label.setPos(0.5 * (self.to_display(r.lo) + self.to_display(r.hi)), top)
 
     def set_visible(self, on: bool) -> None:
         for r in self.regions:

@@ -87,9 +87,10 @@ class CalibrationAndRuns:
         e, c = rebin(bg_entry[0], bg_entry[1], self.rebin_factor)
         bg = Spectrum(e, c, self.channel, live_time=self.background.times.live)
         try:
-            net, _err = subtract_background(spec, bg)
+            net, err = subtract_background(spec, bg)
         except ValueError as exc:
             return None, str(exc)
+        self._variance = err**2
         return net, f"background run {self.background.name} subtracted (×{spec.live_time / bg.live_time:.3g})"
 
     def _draw_overlay(self) -> None:

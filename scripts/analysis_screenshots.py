@@ -5,6 +5,7 @@
 analysis_muon_fit.png       the muon setup's decay_time spectrum with the exponential lifetime fit
 analysis_gamma_keV.png      the gamma setup's spectrum calibrated in keV with two regions and the photopeak fit
 analysis_reopened_run.png   a finished run reopened read-only, with a background run subtracted
+analysis_scope_cursors.png  the muon oscilloscope with persistence and two cursors on muon and decay pulses
 The data come from the project's simulators (seeded), histogrammed as the setups do.
 """
 
@@ -97,7 +98,9 @@ def reopened_run(app, out: Path, cal: Calibration) -> None:
 
     def write_run(name, values, times):
         run = tmp / name
-        with LiveHistogramWriter(run / "Histograms_PulseHeights", {"peak_heights": BinSpec(0, 0.8, 100)}) as w:
+        with LiveHistogramWriter(
+            run / "Histograms_PulseHeights", {"peak_heights": BinSpec(0, 0.8, 100)}
+        ) as w:
             w.add({"peak_heights": values})
         times.write(run)
         return run
@@ -116,6 +119,41 @@ def reopened_run(app, out: Path, cal: Calibration) -> None:
     dock.grab().save(str(out / "analysis_reopened_run.png"))
 
 
+def scope_cursors(app, out: Path) -> None:
+    from mimocorb_gui.ui.docks.oscilloscope import OscilloscopeDock
+
+    cfg = {"t_scaling": [0.008, 0, "µs"], "y_scaling": [1, 0, "V"], "ylim": [-0.8, 0.05], "trigger_level": -0.05,
+           "colors": ["gold", "cyan", "magenta", "limegreen"]}  # setups/muon_lifetime's raw_scope  # fmt: skip
+    dtype = np.dtype([(c, "f4") for c in ("chA", "chB", "chC", "chD")])
+    dock = OscilloscopeDock("raw_scope", "RawPulses", cfg, dtype, 1000)
+    dock.resize(*SIZE)
+    dock.show()
+    dock._running = True
+    dock.persistence.setValue(3)
+    dock.actions["autoscale"].setChecked(True)
+    rng = np.random.default_rng(7)
+    meta = np.array([(0, 0.0, 0.0)], dtype=[("counter", "<i8"), ("timestamp", "<f8"), ("deadtime", "<f8")])
+    shown = 0
+    while shown < 4:
+        waves, truth = muon_event(rng, 4, 1000, sample_time_ns=8.0, pulse_width_ns=30, noise=0.004,
+                                  stopped_fraction=1.0 if shown == 3 else 0.0)  # fmt: skip
+        if shown == 3 and not (truth.decay_time_us < 6.0):
+            continue
+        data = np.zeros(1000, dtype)
+        for i, ch in enumerate(dtype.names):
+            data[ch] = waves[i]
+        meta["counter"] = 100 + shown
+        dock.show_event(meta, data)
+        shown += 1
+    t0 = truth.trigger_time_ns / 1000
+    dock.actions["cursors"].trigger()
+    k = int((truth.trigger_time_ns + truth.decay_time_us * 1000) / 8.0)  # the decay pulse's sample
+    decay_min = min(float(data[ch][k : k + 20].min()) for ch in dtype.names)
+    dock.cursors.set_positions(t0, t0 + truth.decay_time_us, 0.0, decay_min)
+    settle(app)
+    dock.grab().save(str(out / "analysis_scope_cursors.png"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
@@ -131,6 +169,7 @@ def main() -> int:
     muon_fit(app, out)
     cal = gamma_calibrated(app, out)
     reopened_run(app, out, cal)
+    scope_cursors(app, out)
     print(f"screenshots in {out}")
     return 0
 

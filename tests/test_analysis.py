@@ -313,3 +313,16 @@ def test_peak_region_finds_the_most_prominent_peak():
     assert 0.05 < hi - lo < 0.25  # about ±4 sigma
     assert peak_region(edges, np.zeros(200)) is None
     assert peak_region(edges, counts, min_counts=10**6) is None
+
+
+def test_scope_measurements():
+    from mimocorb_gui.core.analysis.scope import crosses_level, cursor_readout, inverse_unit
+
+    assert inverse_unit("µs") == "MHz" and inverse_unit("ns") == "GHz" and inverse_unit("V") == "1/V"
+    r = cursor_readout(1.0, 1.5, -0.2, 0.1, "µs", "V")
+    assert r.dt == 0.5 and r.inverse_dt == 2.0 and r.dv == pytest.approx(0.3)
+    assert r.text == "Δt = 0.5 µs   1/Δt = 2 MHz   ΔV = 0.3 V"
+    assert "1/Δt = –" in cursor_readout(1, 1, 0, 0, "s").text
+    pulse = -0.3 * np.exp(-0.5 * ((np.arange(100) - 50) / 3) ** 2)
+    assert crosses_level(pulse, -0.05) and not crosses_level(pulse, -0.5) and not crosses_level(pulse, 0.01)
+    assert not crosses_level(np.full(10, 1.0), 1.0)

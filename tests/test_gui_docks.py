@@ -130,7 +130,7 @@ def test_oscilloscope_controls(qtbot):
     # cursor readout in the axis units
     assert dock.readout_text(1.5, -0.25) == "t = 1.5 samples   y = -0.25"
     s = dock.settings()
-    assert s == {"hidden_channels": ["chB"], "persistence": 0, "autoscale": False}
+    assert s == {"hidden_channels": ["chB"], "persistence": 0, "autoscale": False, "refresh": None}
 
 
 def test_oscilloscope_config_error_is_explained(qtbot):

@@ -10,16 +10,27 @@ from __future__ import annotations
 
 import collections
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from mimocorb_gui.core.analysis.scope import crosses_level
 from mimocorb_gui.ui.docks.base import EmptyState, MonitorDock, axis_label, fast_plot_item
+from mimocorb_gui.ui.docks.oscilloscope_config import ScopeConfig, scope_config
+from mimocorb_gui.ui.docks.oscilloscope_cursors import ScopeCursors
 
 __all__ = ["OscilloscopeDock", "ScopeConfig", "scope_config"]
 
@@ -32,97 +43,7 @@ SCOPE_COLORS = ["#ffd43b", "#3bc9db", "#f783ac", "#8ce99a", "#ff922b", "#b197fc"
 SCOPE_BACKGROUND = "#11161c"
 SCOPE_AXIS = "#aab4be"
 MAX_PERSISTENCE = 20
-
-
-@dataclass
-class ScopeConfig:
-    """Normalized oscilloscope settings."""
-
-    channels: list[str]
-    ylim: tuple[float, float] | None = None
-    t_scaling: tuple[float, float, str] = (1.0, 0.0, "Samples")
-    y_scaling: tuple[float, float, str] = (1.0, 0.0, "Value")
-    trigger_level: float | None = None
-    update_interval: float = 1.0
-    colors: dict[str, str] = field(default_factory=dict)
-
-
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
-
-
-def _scaling(value: Any, default_unit: str) -> tuple[float, float, str]:
-    if value is None:
-        return (1.0, 0.0, default_unit)
-    if hasattr(value, "factor"):  # functions.observers.Scaling
-        return (float(value.factor), float(value.offset), str(value.unit or default_unit))
-    if isinstance(value, dict):  # {scale/scaling, offset, unit}
-        return (
-            float(value.get("scaling", value.get("scale", 1.0))),
-            float(value.get("offset", 0.0)),
-            str(value.get("unit", default_unit)),
-        )
-    items = list(value)
-    scale = float(items[0]) if len(items) > 0 else 1.0
-    offset = float(items[1]) if len(items) > 1 else 0.0
-    unit = str(items[2]) if len(items) > 2 else default_unit
-    return (scale, offset, unit)
-
-
-def _local_parse(config: dict, dtype: np.dtype) -> dict:
-    """The manual's keys with its defaults (used when functions.observers is not available)."""
-    names = list(dtype.names or [])
-    channels = config.get("channels") or names
-    if isinstance(channels, str):
-        channels = [channels]
-    unknown = [c for c in channels if c not in names]
-    if unknown:
-        raise ValueError(f"channels {unknown} are not fields of the buffer (fields: {', '.join(names)})")
-    ylim = config.get("ylim")
-    if ylim is not None:
-        ylim = (float(ylim[0]), float(ylim[1]))
-    colors = config.get("colors") or {}
-    if isinstance(colors, (list, tuple)):
-        colors = dict(zip(channels, colors, strict=False))
-    return {
-        "channels": list(channels),
-        "ylim": ylim,
-        "t_scaling": config.get("t_scaling"),
-        "y_scaling": config.get("y_scaling"),
-        "trigger_level": config.get("trigger_level"),
-        "update_interval": config.get("update_interval", 1.0),
-        "colors": colors,
-    }
-
-
-def scope_config(config: dict, dtype: np.dtype) -> ScopeConfig:
-    """Normalize an oscilloscope worker's config (functions.observers when available; ValueError if invalid)."""
-    try:
-        from mimocorb_gui.functions.observers import parse_oscilloscope_config
-    except ImportError:
-        parsed: Any = _local_parse(dict(config), dtype)
-    else:
-        parsed = parse_oscilloscope_config(dict(config), dtype)
-    names = list(dtype.names or [])
-    channels = list(_get(parsed, "channels") or names)
-    ylim = _get(parsed, "ylim")
-    colors = _get(parsed, "colors") or {}
-    if isinstance(colors, (list, tuple)):
-        colors = dict(zip(channels, colors, strict=False))
-    colors = {str(k): str(v) for k, v in dict(colors).items()}
-    trig = _get(parsed, "trigger_level")
-    interval = _get(parsed, "update_interval")
-    return ScopeConfig(
-        channels=channels,
-        ylim=(float(ylim[0]), float(ylim[1])) if ylim is not None else None,
-        t_scaling=_scaling(_get(parsed, "t_scaling"), "Samples"),
-        y_scaling=_scaling(_get(parsed, "y_scaling"), "Value"),
-        trigger_level=float(trig) if trig is not None else None,
-        update_interval=float(interval) if interval is not None else 1.0,
-        colors=colors,
-    )
+REFRESH_CHOICES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)  # s; display refresh the user can pick
 
 
 def _swatch(color: str) -> QIcon:
@@ -219,6 +140,16 @@ class OscilloscopeDock(MonitorDock):
         act.setToolTip("Scale both axes to the current trace once")
         act.triggered.connect(self.fit_view)
         bar.addWidget(self._button(act))
+        self.actions["single"] = act = QAction("Single", self)
+        act.setCheckable(True)
+        act.setToolTip("Single shot: show the next event that crosses the trigger line, then hold")
+        act.toggled.connect(self._single_toggled)
+        bar.addWidget(self._button(act))
+        self.actions["cursors"] = act = QAction("Cursors", self)
+        act.setCheckable(True)
+        act.setToolTip("Two time and two level cursors to drag: Δt, 1/Δt, ΔV")
+        bar.addWidget(self._button(act))
+        bar.addWidget(self._refresh_button())
 
         bar.addWidget(QLabel("Persistence:"))
         self.persistence = QSpinBox(body)
@@ -298,6 +229,16 @@ class OscilloscopeDock(MonitorDock):
             self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved
         )
 
+        self.cursors = ScopeCursors(self.plot, self._t_unit if self._t_unit.lower() not in ("samples", "sample")
+                                    else "samples", self._y_unit if self._y_unit != "Value" else "")  # fmt: skip
+        self.cursors.changed.connect(self._cursors_moved)
+        self.actions["cursors"].toggled.connect(self.cursors.show)
+        self.cursor_label = QLabel("", body)
+        self.cursor_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.cursor_label.setStyleSheet("color: #1864ab;")
+        self.cursor_label.setContentsMargins(24, 0, 0, 0)
+        below.insertWidget(1, self.cursor_label)
+
         self.setWidget(body)
         self.empty = EmptyState(self.plot_widget)
         if self.config_error:
@@ -307,8 +248,8 @@ class OscilloscopeDock(MonitorDock):
 
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)  # 33 ms means 30 frames/s, not 27
-        self.timer.setInterval(max(int(MIN_INTERVAL * 1000), int(round(self.cfg.update_interval * 1000))))
         self.timer.timeout.connect(self.update_frame)
+        self.set_refresh(None)
         self._update_status()
 
     @staticmethod
@@ -317,6 +258,63 @@ class OscilloscopeDock(MonitorDock):
         btn.setDefaultAction(action)
         btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         return btn
+
+    def _refresh_button(self) -> QToolButton:
+        """'Refresh' menu: the setup's update_interval or a display rate chosen here (display only)."""
+        btn = QToolButton()
+        btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        btn.setMinimumWidth(110)
+        btn.setToolTip(
+            "How often the display takes the newest event (the setup's update_interval by default)"
+        )
+        menu = QMenu(btn)
+        group = QActionGroup(self)
+        for value in (None, *REFRESH_CHOICES):
+            text = f"setup ({self.cfg.update_interval:g} s)" if value is None else f"{value:g} s"
+            act = QAction(text, self)
+            act.setCheckable(True)
+            act.setChecked(value is None)
+            act.triggered.connect(lambda _c=False, v=value: self.set_refresh(v))
+            group.addAction(act)
+            menu.addAction(act)
+            self.actions[f"refresh:{'setup' if value is None else f'{value:g}'}"] = act
+        btn.setMenu(menu)
+        self._refresh_btn = btn
+        return btn
+
+    def set_refresh(self, seconds: float | None) -> None:
+        """Poll the buffer every ``seconds`` (None: the setup's update_interval); display only."""
+        self.refresh_override = seconds
+        interval = self.cfg.update_interval if seconds is None else float(seconds)
+        self.timer.setInterval(max(int(MIN_INTERVAL * 1000), int(round(interval * 1000))))
+        key = f"refresh:{'setup' if seconds is None else f'{seconds:g}'}"
+        if key in self.actions and not self.actions[key].isChecked():
+            self.actions[key].setChecked(True)
+        if hasattr(self, "_refresh_btn"):
+            self._refresh_btn.setText(f"Refresh {interval:g} s")
+        if hasattr(self, "status"):
+            self._update_status()
+
+    def _single_toggled(self, armed: bool) -> None:
+        """Arm: the next event crossing the trigger line is shown and held (Freeze); disarm: go on."""
+        if armed:
+            self.actions["freeze"].setChecked(False)
+        self._update_status()
+
+    def _single_wants(self, data: np.ndarray) -> bool:
+        """While armed: does this event cross the trigger line (any shown channel)? No line: any event."""
+        level = self.cfg.trigger_level
+        if level is None:
+            return True
+        for ch in self.curves:
+            if self.channel_buttons[ch].isChecked():
+                y = data[ch].astype(np.float64) * self._ys + self._yo
+                if crosses_level(y, level):
+                    return True
+        return False
+
+    def _cursors_moved(self) -> None:
+        self.cursor_label.setText(self.cursors.readout().text if self.cursors.visible else "")
 
     # ----- run hooks --------------------------------------------------------------------------
     def run_started(self, run_dir) -> None:
@@ -370,6 +368,13 @@ class OscilloscopeDock(MonitorDock):
             return False
         if data is None:
             return False
+        if self.actions["single"].isChecked():
+            if not self._single_wants(data):
+                return False
+            self.show_event(meta, data)
+            self.actions["single"].setChecked(False)
+            self.actions["freeze"].setChecked(True)  # hold the shot
+            return True
         self.show_event(meta, data)
         return True
 
@@ -466,6 +471,11 @@ class OscilloscopeDock(MonitorDock):
     def _follow_y(self) -> None:
         """Re-range y only when the shown traces leave the range or use less than 40 % of it."""
         shown = [y for ch, y in self._last_data.items() if self.channel_buttons[ch].isChecked() and len(y)]
+        n_ghosts = self.persistence.value()
+        if n_ghosts:  # the persistence traces are on the screen too: keep them inside
+            for ch, hist in self._history.items():
+                if self.channel_buttons[ch].isChecked():
+                    shown += [y for y in list(hist)[-n_ghosts:] if len(y)]
         if not shown:
             return
         lo = min(float(np.nanmin(y)) for y in shown)
@@ -523,7 +533,10 @@ class OscilloscopeDock(MonitorDock):
         elif final_state:
             parts.append(f"run {final_state}; last trace shown" if self._have_trace else f"run {final_state}")
         elif self._running:
-            parts.append("frozen" if self.actions["freeze"].isChecked() else f"{self.fps:.1f} frames/s")
+            if self.actions["single"].isChecked():
+                parts.append("single shot armed: waiting for a trigger")
+            else:
+                parts.append("frozen" if self.actions["freeze"].isChecked() else f"{self.fps:.1f} frames/s")
         else:
             parts.append("no run")
         if self.last_counter >= 0:
@@ -537,6 +550,7 @@ class OscilloscopeDock(MonitorDock):
             "hidden_channels": [c for c, b in self.channel_buttons.items() if not b.isChecked()],
             "persistence": self.persistence.value(),
             "autoscale": self.actions["autoscale"].isChecked(),
+            "refresh": self.refresh_override,
         }
 
     def apply_settings(self, values: dict[str, Any]) -> None:
@@ -550,3 +564,6 @@ class OscilloscopeDock(MonitorDock):
         a = values.get("autoscale")
         if isinstance(a, bool):
             self.actions["autoscale"].setChecked(a)
+        r = values.get("refresh")
+        if r is None or (isinstance(r, (int, float)) and r in REFRESH_CHOICES):
+            self.set_refresh(r)

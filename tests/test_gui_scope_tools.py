@@ -101,3 +101,37 @@ def test_auto_y_keeps_the_persistence_traces_inside(qtbot):
     dock.persistence.setValue(0)
     dock.show_event(*event(0.05, 9))
     assert dock.plot.viewRange()[1][0] == pytest.approx(-0.05 - 0.08 * 0.05, abs=0.01)
+
+
+def test_recorded_events_stepped_first_prev_next_last_and_jump(qtbot, tmp_path):
+    from mimocorb_gui.core.mimofile import MimoWriter
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with MimoWriter(run / "RawPulses.mimo", WAVE, 1000, source_buffer="RawPulses") as w:
+        for counter in (3, 5, 8, 13):
+            meta, data = event(0.1 * counter / 13, counter)
+            w.write(meta, data)
+    dock = make_scope(qtbot)
+    other = OscilloscopeDock("scope2", "AcceptedPulses", CFG, WAVE, 1000)
+    qtbot.addWidget(other)
+    assert not other.open_run(run) and "RawPulses (RawPulses.mimo)" in other.empty.label.text()
+    assert dock.open_run(run) and dock.recording_bar.isVisibleTo(dock)
+    assert dock.last_counter == 3 and "event 1 of 4" in dock.recording_label.text()
+    assert not dock.actions["rec_prev"].isEnabled()
+    dock.actions["rec_next"].trigger()
+    assert dock.last_counter == 5
+    assert dock.curves["chA"].yData.min() == pytest.approx(-0.1 * 5 / 13, rel=1e-5)
+    dock.actions["rec_last"].trigger()
+    assert dock.last_counter == 13 and not dock.actions["rec_next"].isEnabled()
+    dock.actions["rec_prev"].trigger()
+    assert dock.last_counter == 8
+    dock.actions["rec_first"].trigger()
+    assert dock.last_counter == 3
+    dock.counter_box.setValue(6)  # not recorded: the next one
+    dock.actions["rec_jump"].trigger()
+    assert dock.last_counter == 8
+    assert "recorded" in dock.windowTitle()
+    dock.run_started(tmp_path)  # a live run takes over
+    assert dock.recording is None and not dock.recording_bar.isVisibleTo(dock)
+    dock.run_finished("stopped", None)

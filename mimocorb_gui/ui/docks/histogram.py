@@ -2,7 +2,7 @@
 
 One dock per ``exporters.histogram`` worker (and per buffer watched by an old setup's
 ``observers.histogram`` / ``visualizers.histogram`` worker). Counts come through
-histogram_feed (the run's live histograms, or a finished run's files). Beside the plot: regions
+run_access (the run's live histograms, or a finished run's files). Beside the plot: regions
 with their figures (histogram_regions), a Poisson-likelihood fit of the selected region
 (histogram_fit), an energy calibration (calibration_dialog), live and real time, a background
 run subtracted, another run overlaid, and Save / Copy results. The numbers are core.analysis's.
@@ -39,11 +39,11 @@ from mimocorb_gui.core.analysis import (
 )
 from mimocorb_gui.ui.docks.base import EmptyState, MonitorDock, axis_label, fast_plot_item
 from mimocorb_gui.ui.docks.histogram_analysis import RegionsAndFit
-from mimocorb_gui.ui.docks.histogram_feed import FinishedRun, HistogramFeed, finished_run
 from mimocorb_gui.ui.docks.histogram_fit import FitPanel
 from mimocorb_gui.ui.docks.histogram_regions import RegionsTable
 from mimocorb_gui.ui.docks.histogram_runs import CalibrationAndRuns
 from mimocorb_gui.ui.docks.histogram_save import ResultsSaving
+from mimocorb_gui.ui.docks.run_access import FinishedRun, HistogramFeed, finished_run
 
 __all__ = ["HistogramDock", "HistogramFeed"]
 

@@ -9,7 +9,7 @@ import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
 from mimocorb_gui.core.analysis import Calibration, Spectrum, rebin, save_calibration, subtract_background
-from mimocorb_gui.ui.docks.histogram_feed import FinishedRun, finished_run
+from mimocorb_gui.ui.docks.run_access import FinishedRun, finished_run
 
 __all__ = ["CalibrationAndRuns"]
 

@@ -15,35 +15,33 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
-    QMenu,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from mimocorb_gui.core.analysis.scope import crosses_level
 from mimocorb_gui.ui.docks.base import EmptyState, MonitorDock, axis_label, fast_plot_item
 from mimocorb_gui.ui.docks.oscilloscope_config import ScopeConfig, scope_config
 from mimocorb_gui.ui.docks.oscilloscope_cursors import ScopeCursors
+from mimocorb_gui.ui.docks.oscilloscope_recording import RecordingPlayback
+from mimocorb_gui.ui.docks.oscilloscope_tools import REFRESH_CHOICES, ScopeTools
 
 __all__ = ["OscilloscopeDock", "ScopeConfig", "scope_config"]
 
 log = logging.getLogger(__name__)
 
-MIN_INTERVAL = 0.01  # s; the fastest the display polls
 # A dark screen like a bench oscilloscope: bright trace colours (setups written for scopes use
 # them, e.g. gold/cyan/magenta/green) read well on it. Channels without a configured colour:
 SCOPE_COLORS = ["#ffd43b", "#3bc9db", "#f783ac", "#8ce99a", "#ff922b", "#b197fc", "#ffffff", "#a9e34b"]
 SCOPE_BACKGROUND = "#11161c"
 SCOPE_AXIS = "#aab4be"
 MAX_PERSISTENCE = 20
-REFRESH_CHOICES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)  # s; display refresh the user can pick
 
 
 def _swatch(color: str) -> QIcon:
@@ -56,7 +54,7 @@ def _swatch(color: str) -> QIcon:
     return QIcon(pix)
 
 
-class OscilloscopeDock(MonitorDock):
+class OscilloscopeDock(ScopeTools, RecordingPlayback, MonitorDock):
     """Traces of the newest event of one buffer, with the controls of a bench oscilloscope."""
 
     def __init__(
@@ -122,6 +120,7 @@ class OscilloscopeDock(MonitorDock):
         self.plot.setMenuEnabled(True)
         if len(self._t) > 1:
             self.plot.setXRange(float(self._t[0]), float(self._t[-1]), padding=0.01)
+        layout.addWidget(self._build_recording_bar(body))
         layout.addWidget(self.plot_widget, 1)
 
         # toolbar ------------------------------------------------------------------------------
@@ -259,65 +258,9 @@ class OscilloscopeDock(MonitorDock):
         btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         return btn
 
-    def _refresh_button(self) -> QToolButton:
-        """'Refresh' menu: the setup's update_interval or a display rate chosen here (display only)."""
-        btn = QToolButton()
-        btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        btn.setMinimumWidth(110)
-        btn.setToolTip(
-            "How often the display takes the newest event (the setup's update_interval by default)"
-        )
-        menu = QMenu(btn)
-        group = QActionGroup(self)
-        for value in (None, *REFRESH_CHOICES):
-            text = f"setup ({self.cfg.update_interval:g} s)" if value is None else f"{value:g} s"
-            act = QAction(text, self)
-            act.setCheckable(True)
-            act.setChecked(value is None)
-            act.triggered.connect(lambda _c=False, v=value: self.set_refresh(v))
-            group.addAction(act)
-            menu.addAction(act)
-            self.actions[f"refresh:{'setup' if value is None else f'{value:g}'}"] = act
-        btn.setMenu(menu)
-        self._refresh_btn = btn
-        return btn
-
-    def set_refresh(self, seconds: float | None) -> None:
-        """Poll the buffer every ``seconds`` (None: the setup's update_interval); display only."""
-        self.refresh_override = seconds
-        interval = self.cfg.update_interval if seconds is None else float(seconds)
-        self.timer.setInterval(max(int(MIN_INTERVAL * 1000), int(round(interval * 1000))))
-        key = f"refresh:{'setup' if seconds is None else f'{seconds:g}'}"
-        if key in self.actions and not self.actions[key].isChecked():
-            self.actions[key].setChecked(True)
-        if hasattr(self, "_refresh_btn"):
-            self._refresh_btn.setText(f"Refresh {interval:g} s")
-        if hasattr(self, "status"):
-            self._update_status()
-
-    def _single_toggled(self, armed: bool) -> None:
-        """Arm: the next event crossing the trigger line is shown and held (Freeze); disarm: go on."""
-        if armed:
-            self.actions["freeze"].setChecked(False)
-        self._update_status()
-
-    def _single_wants(self, data: np.ndarray) -> bool:
-        """While armed: does this event cross the trigger line (any shown channel)? No line: any event."""
-        level = self.cfg.trigger_level
-        if level is None:
-            return True
-        for ch in self.curves:
-            if self.channel_buttons[ch].isChecked():
-                y = data[ch].astype(np.float64) * self._ys + self._yo
-                if crosses_level(y, level):
-                    return True
-        return False
-
-    def _cursors_moved(self) -> None:
-        self.cursor_label.setText(self.cursors.readout().text if self.cursors.visible else "")
-
     # ----- run hooks --------------------------------------------------------------------------
     def run_started(self, run_dir) -> None:
+        self.close_recording()  # a live run replaces a recording on view
         self._observer = None
         self._running = True
         self._have_trace = False

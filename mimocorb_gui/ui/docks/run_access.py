@@ -1,10 +1,11 @@
-"""Where the histogram dock gets its counts and times: one place for a dock's access to a run.
+"""The docks' access to a run's files, in one place (a remote run can replace it behind the same names).
 
 ``HistogramFeed`` reads a running or finished run directory: the exporter's live histograms
 (core.livehist), else the ``Histograms_<buffer>/<channel>.npy`` files it saves every
-update_interval. ``finished_run`` reads everything a reopened (read-only) run offers a histogram
-dock: counts, run times and calibrations. A remote run can replace this module's functions
-behind the same names.
+update_interval. ``finished_run`` reads what a reopened (read-only) run offers a histogram dock:
+counts, run times and calibrations. ``RecordedEvents`` steps through a run's ``.mimo``
+recording of a buffer for the oscilloscope; ``run_texts`` gives its notes, setup and log.
+No Qt here.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from mimocorb_gui.core.analysis import Calibration, RunTimes, load_calibrations, read_run_times
+from mimocorb_gui.core.mimofile import MimoFormatError, MimoReader
 
-__all__ = ["FinishedRun", "HistogramFeed", "finished_run"]
+__all__ = ["FinishedRun", "HistogramFeed", "RecordedEvents", "finished_run", "recordings", "run_texts"]
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +146,61 @@ def finished_run(run_dir: str | Path, buffer: str) -> FinishedRun:
     prefix = f"{buffer}/"
     mine = {k[len(prefix) :]: c for k, c in cals.items() if k.startswith(prefix)}
     return FinishedRun(run_dir, buffer, data, read_run_times(run_dir), mine)
+
+
+def recordings(run_dir: str | Path) -> dict[str, Path]:
+    """``{source buffer: .mimo file}`` of a run directory (the first file of each buffer, by name)."""
+    found: dict[str, Path] = {}
+    for path in sorted(Path(run_dir).glob("*.mimo")):
+        try:
+            with MimoReader(path, warn=False) as reader:
+                buffer = str(reader.header.get("source_buffer") or path.stem)
+        except (OSError, ValueError, MimoFormatError, KeyError):
+            continue
+        found.setdefault(buffer, path)
+    return found
+
+
+class RecordedEvents:
+    """The events of a .mimo recording, one at a time by index or by event counter."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.reader = MimoReader(self.path, warn=False)
+        meta, _ = self.reader.read() if len(self.reader) <= 200_000 else (None, None)
+        self.counters = (
+            np.asarray(meta["counter"], dtype=np.int64) if meta is not None else np.arange(len(self.reader))
+        )
+        self.dtype = self.reader.data_dtype
+        self.data_length = self.reader.data_length
+
+    def __len__(self) -> int:
+        return len(self.reader)
+
+    def event(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(metadata (1,), data (data_length,))`` of event ``index`` (clipped to the recording)."""
+        i = int(np.clip(index, 0, max(len(self) - 1, 0)))
+        meta, data = self.reader.read(i, i + 1)
+        return meta, data[0]
+
+    def index_of_counter(self, counter: int) -> int:
+        """The index of the event with this counter, or of the next one after it (the last if none)."""
+        exact = np.nonzero(self.counters == counter)[0]
+        if len(exact):
+            return int(exact[0])
+        later = np.nonzero(self.counters > counter)[0]
+        return int(later[0]) if len(later) else len(self) - 1
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def run_texts(run_dir: str | Path) -> dict[str, str]:
+    """``{"notes": ..., "setup": ..., "log": ...}`` of a run directory ('' for a missing file)."""
+    out = {}
+    for key, name in (("notes", "notes.txt"), ("setup", "setup.yaml"), ("log", "run.log")):
+        try:
+            out[key] = (Path(run_dir) / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            out[key] = ""
+    return out

@@ -21,7 +21,17 @@ import numpy as np
 from mimocorb_gui.core.analysis import Calibration, RunTimes, load_calibrations, read_run_times
 from mimocorb_gui.core.mimofile import MimoFormatError, MimoReader
 
-__all__ = ["FinishedRun", "HistogramFeed", "RecordedEvents", "finished_run", "recordings", "run_texts"]
+__all__ = [
+    "FinishedRun",
+    "HistogramFeed",
+    "RecordedEvents",
+    "finished_run",
+    "is_run_dir",
+    "original_setup_path",
+    "recent_runs",
+    "recordings",
+    "run_texts",
+]
 
 log = logging.getLogger(__name__)
 
@@ -204,3 +214,53 @@ def run_texts(run_dir: str | Path) -> dict[str, str]:
         except OSError:
             out[key] = ""
     return out
+
+
+def original_setup_path(run_dir: str | Path) -> Path | None:
+    """The setup file a run was started from (its setup.yaml copy names it in the first line)."""
+    try:
+        with open(Path(run_dir) / "setup.yaml", encoding="utf-8") as fh:
+            first = fh.readline()
+    except OSError:
+        return None
+    prefix = "# resolved copy of "
+    return Path(first[len(prefix) :].strip()) if first.startswith(prefix) else None
+
+
+def is_run_dir(path: str | Path) -> bool:
+    """A directory a Run made: it holds the setup.yaml copy and a run.log."""
+    p = Path(path)
+    return (p / "setup.yaml").is_file() and (p / "run.log").is_file()
+
+
+def recent_runs(setup_paths, limit: int = 10) -> list[Path]:
+    """The newest run directories of these setups (their target_directory, default ``runs``), newest first."""
+    import yaml
+
+    found: list[tuple[float, Path]] = []
+    for setup_path in setup_paths:
+        setup_path = Path(setup_path)
+        try:
+            doc = yaml.safe_load(setup_path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        target = doc.get("target_directory", "runs") if isinstance(doc, dict) else "runs"
+        root = Path(str(target)).expanduser()
+        root = root if root.is_absolute() else setup_path.parent / root
+        try:
+            children = list(root.iterdir())
+        except OSError:
+            continue
+        for d in children:
+            if d.is_dir() and is_run_dir(d):
+                try:
+                    found.append(((d / "run.log").stat().st_mtime, d))
+                except OSError:
+                    continue
+    found.sort(key=lambda t: -t[0])
+    seen, out = set(), []
+    for _, d in found:
+        if d not in seen:
+            seen.add(d)
+            out.append(d)
+    return out[:limit]

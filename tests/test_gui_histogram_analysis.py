@@ -199,3 +199,17 @@ def test_overlay_and_background_scaled_by_live_time(qtbot, tmp_path):
     assert dock.overlay_curve.yData.sum() == pytest.approx(0.5 * bg_counts.sum())
     dock.actions["clear_runs"].trigger()
     assert dock.background is None and dock.overlay is None
+
+
+def test_field_unit_and_scale_from_the_setup_are_used_by_axis_regions_and_fit(qtbot):
+    from mimocorb_gui.core.units import FieldUnit
+
+    dock = make_dock(qtbot, "PulseHeights", GAMMA_BINS, units={"peak_heights": FieldUnit("keV", 1000.0)})
+    edges = np.linspace(0, 0.8, 101)  # the exporter's bins stay in volts
+    dock.set_data("peak_heights", edges, np.histogram(gamma_heights(20000), bins=edges)[0])
+    assert dock.plot.getAxis("bottom").labelText == "peak_heights [keV]"
+    assert dock.spectrum().edges[-1] == pytest.approx(800.0)
+    r = dock.regions.regions[0]
+    assert r.lo < 661.66 < r.hi
+    assert dock.fit.ok and dock.fit["centre"].value == pytest.approx(661.66, rel=0.01)
+    assert "keV" in dock.result.text() and "keV" in dock.region_table.horizontalHeaderItem(1).text()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import yaml
 
-from mimocorb_gui.core.analysis import Calibration, RunTimes, save_calibration
+from mimocorb_gui.core.analysis import Calibration, RunTimes
 from mimocorb_gui.core.livehist import BinSpec, LiveHistogramWriter
 from mimocorb_gui.core.mimofile import MimoWriter
 from mimocorb_gui.core.setup import Setup

@@ -76,7 +76,7 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, MonitorDoc
         note: str = "",
         log_y: bool = False,
         channel: str | None = None,
-        units: dict[str, str] | None = None,
+        units: dict[str, Any] | None = None,
         setup_name: str = "",
     ) -> None:
         super().__init__(f"histogram:{worker}", f"Histogram: {worker} ({buffer})", parent)
@@ -84,7 +84,9 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, MonitorDoc
         self.buffer = buffer
         self.note = note
         self.setup_name = setup_name
-        self.units = {str(k): str(v) for k, v in (units or {}).items()}
+        # a field's unit (str) or core.units.FieldUnit (unit and scale: shown = value × scale)
+        self.units = {str(k): str(getattr(v, "unit", v)) for k, v in (units or {}).items()}
+        self.scales = {str(k): float(getattr(v, "scale", 1.0)) for k, v in (units or {}).items()}
         self.bins = {str(k): b for k, v in (bins or {}).items() if (b := _as_bins(v)) is not None}
         self.feed: HistogramFeed | None = None
         self.data: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
@@ -352,6 +354,10 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, MonitorDoc
         cal = self.calibration
         return cal.unit if cal is not None else self.units.get(self.channel, "")
 
+    def scaled(self, edges, channel: str | None = None) -> np.ndarray:
+        """Bin edges in the field's shown unit (its ``units`` scale; the files keep the raw values)."""
+        return np.asarray(edges, dtype=float) * self.scales.get(channel or self.channel, 1.0)
+
     def to_display(self, x):
         cal = self.calibration
         return cal(x) if cal is not None else x
@@ -365,7 +371,7 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, MonitorDoc
         entry = self.data.get(self.channel)
         if entry is None:
             return None
-        edges, counts = rebin(entry[0], entry[1], self.rebin_factor)
+        edges, counts = rebin(self.scaled(entry[0]), entry[1], self.rebin_factor)
         return Spectrum(edges, counts, self.channel, self.units.get(self.channel, ""), self.times.live,
                         self.times.real)  # fmt: skip
 
@@ -445,9 +451,9 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, MonitorDoc
         b = self.bins.get(channel)
         entry = self.data.get(channel)
         if entry is not None:
-            lo, hi = float(entry[0][0]), float(entry[0][-1])
+            lo, hi = float(self.scaled(entry[0], channel)[0]), float(self.scaled(entry[0], channel)[-1])
         elif b is not None:
-            lo, hi = b[0], b[1]
+            lo, hi = b[0] * self.scales.get(channel, 1.0), b[1] * self.scales.get(channel, 1.0)
         else:
             lo, hi = 0.0, 1.0
         if hi > lo:

@@ -50,7 +50,9 @@ class CalibrationAndRuns:
         if channel == self.channel:
             self._set_axis_label()
             self.regions.redisplay()
-            a, b = self.data[channel][0][[0, -1]] if channel in self.data else (0.0, 1.0)
+            a, b = (
+                self.scaled(self.data[channel][0], channel)[[0, -1]] if channel in self.data else (0.0, 1.0)
+            )
             self.plot.setXRange(float(self.to_display(a)), float(self.to_display(b)), padding=0.02)
             self.redraw()
 
@@ -84,7 +86,7 @@ class CalibrationAndRuns:
         bg_entry = self.background.data.get(self.channel) if self.background is not None else None
         if bg_entry is None:
             return None, f"background run {self.background.name} has no '{self.channel}'"
-        e, c = rebin(bg_entry[0], bg_entry[1], self.rebin_factor)
+        e, c = rebin(self.scaled(bg_entry[0]), bg_entry[1], self.rebin_factor)
         bg = Spectrum(e, c, self.channel, live_time=self.background.times.live)
         try:
             net, err = subtract_background(spec, bg)
@@ -99,7 +101,7 @@ class CalibrationAndRuns:
         if entry is None:
             self.overlay_curve.setData([], [])
             return
-        e, c = rebin(entry[0], entry[1], self.rebin_factor)
+        e, c = rebin(self.scaled(entry[0]), entry[1], self.rebin_factor)
         scale = 1.0
         if self.times.live > 0 and self.overlay.times.live > 0:
             scale = self.times.live / self.overlay.times.live

@@ -81,6 +81,10 @@ def test_every_event_arrives_once_and_memory_is_released(tmp_path, start_method,
     assert run_dir.parent == tmp_path / "runs" and run_dir.name.startswith("run_")
     assert (run_dir / "setup.yaml").exists() and (run_dir / "run.log").exists()
     assert Setup.load(run_dir / "setup.yaml").buffers.keys() == setup.buffers.keys()
+    from mimocorb_gui.core.analysis import read_run_times
+
+    times = read_run_times(run_dir)  # for the live time of spectra of a reopened run
+    assert 0 < times.real <= stats.time + 1 and 0 <= times.dead <= times.real
 
 
 @pytest.mark.timeout(90)

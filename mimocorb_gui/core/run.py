@@ -364,7 +364,19 @@ class Run:
                 self._state = "failed" if self.failed_workers else "finished"
             self._sample()
             self._record("run", logging.INFO, f"run {self._state} after {self.elapsed():.1f} s")
+            self._write_run_times()
         return all_done
+
+    def _write_run_times(self) -> None:
+        """Real and dead time into run_times.json: spectra of a reopened run get their live time."""
+        from mimocorb_gui.core.analysis.runtimes import RunTimes
+
+        if self.run_dir is None:
+            return
+        try:
+            RunTimes.from_stats(self.stats()).write(self.run_dir)
+        except OSError as exc:
+            self._record("run", logging.WARNING, f"cannot write run_times.json: {exc}")
 
     def _abort_unread_buffers(self) -> None:
         """A buffer whose readers have all ended would block its writers forever: drop instead."""

@@ -5,6 +5,7 @@
 analysis_muon_fit.png       the muon setup's decay_time spectrum with the exponential lifetime fit
 analysis_gamma_keV.png      the gamma setup's spectrum calibrated in keV with two regions and the photopeak fit
 analysis_reopened_run.png   a finished run reopened read-only, with a background run subtracted
+analysis_run_window.png     a real run of the muon setup (``--run DIR``, e.g. from ``mimocorb run``) reopened read-only
 analysis_scope_cursors.png  the muon oscilloscope with persistence and two cursors on muon and decay pulses
 The data come from the project's simulators (seeded), histogrammed as the setups do.
 """
@@ -154,9 +155,25 @@ def scope_cursors(app, out: Path) -> None:
     dock.grab().save(str(out / "analysis_scope_cursors.png"))
 
 
+def run_window(app, out: Path, run_dir: Path) -> None:
+    from mimocorb_gui.ui.run_window import RunWindow
+
+    window = RunWindow(run_dir)
+    window.resize(1500, 950)
+    window.show()
+    settle(app)
+    scope = window.docks.get("oscilloscope:accepted_scope")
+    if scope is not None and scope.recording is not None:
+        scope.actions["rec_next"].trigger()
+        scope.actions["rec_next"].trigger()
+    settle(app, 40)
+    window.grab().save(str(out / "analysis_run_window.png"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    parser.add_argument("--run", help="a finished run directory of the muon setup for analysis_run_window.png")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -170,6 +187,8 @@ def main() -> int:
     cal = gamma_calibrated(app, out)
     reopened_run(app, out, cal)
     scope_cursors(app, out)
+    if args.run:
+        run_window(app, out, Path(args.run))
     print(f"screenshots in {out}")
     return 0
 

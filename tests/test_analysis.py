@@ -326,3 +326,20 @@ def test_scope_measurements():
     pulse = -0.3 * np.exp(-0.5 * ((np.arange(100) - 50) / 3) ** 2)
     assert crosses_level(pulse, -0.05) and not crosses_level(pulse, -0.5) and not crosses_level(pulse, 0.01)
     assert not crosses_level(np.full(10, 1.0), 1.0)
+
+
+def test_decay_region_skips_the_minimum_delay_and_the_empty_tail():
+    from mimocorb_gui.core.analysis import decay_region
+
+    rng = np.random.default_rng(12)
+    t = rng.exponential(2.197, 3000)
+    t = t[(t > 0.1) & (t < 7.2)]  # min_delay_ns 100 and the end of the recorded window
+    counts, edges = np.histogram(t, bins=40, range=(0, 8))
+    lo, hi = decay_region(edges, counts)
+    assert lo == pytest.approx(0.2) and hi == pytest.approx(7.2)
+    r = fit(edges, counts, lo, hi, "exponential")
+    assert r.ok and abs(r["tau"].value - 2.197) < 3 * r["tau"].error
+    assert decay_region(edges, np.zeros(40)) is None
+    from mimocorb_gui.core.analysis import format_value
+
+    assert format_value(1.6e-7, 0.71) == "0.00 ± 0.71" and format_value(2.297, 0.076) == "2.297 ± 0.076"

@@ -41,7 +41,8 @@ class RunWindow(QMainWindow):
         self.setup_name = named.parent.name if named.stem == "setup" else named.stem
         saved = self._saved_dock_settings(settings)
         self.docks = {}
-        for dock in build_docks(setup, self):
+        self.skipped: list[str] = []  # buffers shown by an oscilloscope in the setup but not recorded
+        for dock in build_docks(setup, None):  # parentless: docks not used here are never shown
             kind = dock.dock_id.split(":", 1)[0]
             if kind not in ("histogram", "oscilloscope"):
                 dock.deleteLater()
@@ -51,7 +52,12 @@ class RunWindow(QMainWindow):
                 entry = (saved or {}).get(dock.dock_id, {}).get("settings")
                 if isinstance(entry, dict):
                     dock.apply_settings(entry)  # the setup's models, regions and calibrations
-            self._open(dock)
+            if not self._open(dock) and kind == "oscilloscope":
+                self.skipped.append(dock.buffer)  # nothing recorded of its buffer: no dock
+                dock.deleteLater()
+                continue
+            dock.setParent(self)
+            dock.setMinimumHeight(420)  # the plots get the height, the run dock below the rest
             self.docks[dock.dock_id] = dock
             area = (
                 Qt.DockWidgetArea.LeftDockWidgetArea
@@ -61,6 +67,10 @@ class RunWindow(QMainWindow):
             self.addDockWidget(area, dock)
         info = RunInfoDock(self)
         info.open_run(self.run_dir)
+        if self.skipped:
+            info.setWindowTitle(
+                info.windowTitle() + f" (no recorded events of {', '.join(sorted(set(self.skipped)))})"
+            )
         self.docks["run_info"] = info
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, info)
         if len(self.docks) == 1:
@@ -69,12 +79,13 @@ class RunWindow(QMainWindow):
             )
         self.resize(1400, 900)
 
-    def _open(self, dock) -> None:
+    def _open(self, dock) -> bool:
         try:
-            dock.open_run(self.run_dir)
+            return dock.open_run(self.run_dir) is not False
         except (ValueError, OSError) as exc:
             log.info("%s: %s", dock.dock_id, exc)
             dock.empty.show(str(exc))
+            return False
 
     def _saved_dock_settings(self, settings) -> dict | None:
         original = original_setup_path(self.run_dir)

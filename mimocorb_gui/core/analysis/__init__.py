@@ -14,6 +14,7 @@ from mimocorb_gui.core.analysis.peaks import Peak, find_peaks, smooth
 from mimocorb_gui.core.analysis.regions import (
     FWHM_PER_SIGMA,
     RegionSum,
+    decay_region,
     peak_region,
     region_sum,
     snap_to_edges,
@@ -43,6 +44,7 @@ __all__ = [
     "Spectrum",
     "bin_range",
     "centres",
+    "decay_region",
     "find_peaks",
     "fit",
     "format_value",

@@ -15,7 +15,15 @@ import numpy as np
 
 from mimocorb_gui.core.analysis.spectrum import bin_range, centres
 
-__all__ = ["END_BINS", "FWHM_PER_SIGMA", "RegionSum", "peak_region", "region_sum", "snap_to_edges"]
+__all__ = [
+    "END_BINS",
+    "FWHM_PER_SIGMA",
+    "RegionSum",
+    "decay_region",
+    "peak_region",
+    "region_sum",
+    "snap_to_edges",
+]
 
 END_BINS = 3  # bins averaged at each end of a region for its background
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))  # 2.3548...
@@ -156,3 +164,19 @@ def peak_region(edges, counts, min_counts: int = 50) -> tuple[float, float] | No
     lo = max(edges[0], best.position - half)
     hi = min(edges[-1], best.position + half)
     return snap_to_edges(edges, lo, hi)
+
+
+def decay_region(edges, counts) -> tuple[float, float] | None:
+    """The range a decay curve is fitted over: from its highest bin (bins before it lost events to a
+    minimum delay or a trigger) to the last bin with counts (later ones lie beyond the recorded
+    window). None without counts."""
+    edges = np.asarray(edges, dtype=float)
+    counts = np.asarray(counts, dtype=float)
+    filled = np.nonzero(counts > 0)[0]
+    if len(filled) == 0:
+        return None
+    first = int(np.argmax(counts))
+    last = int(filled[-1])
+    if last - first < 3:  # too little left of the curve: the whole range
+        return float(edges[0]), float(edges[-1])
+    return float(edges[first]), float(edges[last + 1])

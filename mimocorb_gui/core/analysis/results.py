@@ -22,7 +22,7 @@ def format_value(value: float, error: float, unit: str = "") -> str:
     if not (math.isfinite(error) and error > 0):
         return f"{value:.5g}{u}"
     digits = max(0, 1 - int(math.floor(math.log10(error))))
-    if digits > 8 or abs(value) >= 1e7 or (abs(value) < 1e-3 and value != 0):
+    if digits > 8 or abs(value) >= 1e7:
         return f"{value:.4g} ± {error:.2g}{u}"
     return f"{value:.{digits}f} ± {error:.{digits}f}{u}"
 

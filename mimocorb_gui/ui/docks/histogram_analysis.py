@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mimocorb_gui.core.analysis import fit, peak_region, region_sum
+from mimocorb_gui.core.analysis import decay_region, fit, peak_region, region_sum
 
 __all__ = ["RegionsAndFit"]
 
@@ -40,7 +40,7 @@ class RegionsAndFit:
             return
         model = self.fit_panel.model
         if model in ("exponential", "line"):
-            found = (float(spec.edges[0]), float(spec.edges[-1]))
+            found = decay_region(spec.edges, spec.counts)
         else:
             found = peak_region(spec.edges, spec.counts)
         if found is None:

@@ -89,6 +89,7 @@ class RecordingPlayback:
         counter = int(meta["counter"][0])
         self.counter_box.setValue(counter)
         self.recording_label.setText(f"event {self.recording_index + 1} of {len(rec)} · counter {counter}")
+        self.status.setText(f"recorded events of {rec.path.parent.name}/{rec.path.name} (read-only)")
         self.actions["rec_prev"].setEnabled(self.recording_index > 0)
         self.actions["rec_first"].setEnabled(self.recording_index > 0)
         self.actions["rec_next"].setEnabled(self.recording_index < len(rec) - 1)

@@ -135,3 +135,18 @@ def test_recorded_events_stepped_first_prev_next_last_and_jump(qtbot, tmp_path):
     dock.run_started(tmp_path)  # a live run takes over
     assert dock.recording is None and not dock.recording_bar.isVisibleTo(dock)
     dock.run_finished("stopped", None)
+
+
+def test_units_of_the_buffer_label_the_y_axis_when_the_config_has_no_y_scaling(qtbot):
+    from mimocorb_gui.core.units import FieldUnit
+
+    units = {"chA": FieldUnit("mV", 1000.0), "chB": FieldUnit("mV", 1000.0)}
+    dock = OscilloscopeDock("scope", "raw", {}, WAVE, 1000, units=units)
+    qtbot.addWidget(dock)
+    dock._running = True
+    dock.show_event(*event(0.3, 1))
+    assert dock.plot.getAxis("left").labelText == "Signal [mV]"
+    assert dock.curves["chA"].yData.min() == pytest.approx(-300, rel=1e-4)
+    scaled = OscilloscopeDock("scope", "raw", {"y_scaling": [1, 0, "V"]}, WAVE, 1000, units=units)
+    qtbot.addWidget(scaled)
+    assert scaled.plot.getAxis("left").labelText == "Signal [V]"  # the config's y_scaling wins

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import QWidget
@@ -62,6 +63,21 @@ def _histogram_workers(setup) -> list[tuple[str, str, Any, bool]]:
     return out
 
 
+def buffer_units(spec) -> dict:
+    """``{field: core.units.FieldUnit}`` a buffer spec declares (its optional ``units`` key)."""
+    units = getattr(spec, "units", None) if spec is not None else None
+    return dict(units) if isinstance(units, dict) else {}
+
+
+def setup_name(setup) -> str:
+    """A setup's name for captions: its folder for a ``setup.yaml``, else its file name."""
+    path = getattr(setup, "path", None)
+    if path is None:
+        return ""
+    path = Path(path)
+    return path.parent.name if path.stem.lower() == "setup" else path.stem
+
+
 def dock_plans(setup) -> list[DockPlan]:
     """The docks for a setup, oscilloscopes first, then histograms, then rates/buffers/workers/log."""
     plans: list[DockPlan] = []
@@ -85,6 +101,7 @@ def dock_plans(setup) -> list[DockPlan]:
                     "data_length": spec.data_length
                     if spec is not None and isinstance(spec.data_length, int)
                     else 0,
+                    "units": buffer_units(spec),
                 },
             )
         )
@@ -128,6 +145,8 @@ def dock_plans(setup) -> list[DockPlan]:
                     "note": note,
                     "log_y": log_y,
                     "channel": str(channel) if channel else None,
+                    "units": buffer_units(buffers.get(buffer)),
+                    "setup_name": setup_name(setup),
                 },
             )
         )

@@ -65,6 +65,7 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, MonitorDock):
         dtype: np.dtype | None,
         data_length: int,
         parent: QWidget | None = None,
+        units: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(f"oscilloscope:{worker}", f"Oscilloscope: {worker} ({buffer})", parent)
         self.worker = worker
@@ -94,6 +95,13 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, MonitorDock):
         t_scale, t_off, t_unit = self.cfg.t_scaling
         self._t = (np.arange(self.data_length, dtype=np.float64) * t_scale + t_off).astype(np.float64)
         self._ys, self._yo, self._y_unit = self.cfg.y_scaling
+        if self._y_unit == "Value" and self._ys == 1.0 and self._yo == 0.0:  # no y_scaling in the config
+            declared = {(getattr(u, "scale", 1.0), str(getattr(u, "unit", u))) for c, u in (units or {}).items()
+                        if c in self.cfg.channels}  # fmt: skip
+            if len(declared) == 1 and len([c for c in self.cfg.channels if c in (units or {})]) == len(
+                self.cfg.channels
+            ):
+                ((self._ys, self._y_unit),) = declared  # the buffer's unit of all shown channels
         self._t_unit = t_unit
 
         body = QWidget(self)

@@ -112,6 +112,27 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, MonitorDock):
         bar.setSpacing(4)
         layout.addLayout(bar)
 
+        self._build_plot(body, layout)
+        self._build_toolbar(body, bar, config)
+        self._build_status_row(body, layout)
+        self._build_overlays()
+        self._build_cursors(body)
+
+        self.setWidget(body)
+        self.empty = EmptyState(self.plot_widget)
+        if self.config_error:
+            self.empty.show(f"Oscilloscope '{worker}' cannot show buffer '{buffer}':\n{self.config_error}")
+        else:
+            self.empty.show(f"Start the run to see traces of buffer '{buffer}'.")
+
+        self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)  # 33 ms means 30 frames/s, not 27
+        self.timer.timeout.connect(self.update_frame)
+        self.set_refresh(None)
+        self._update_status()
+
+    def _build_plot(self, body: QWidget, layout: QVBoxLayout) -> None:
+        """The scope plot: dark background, axes in the configured units, the time range; the recording bar."""
         self.plot_widget = pg.PlotWidget(parent=body)
         # the view paints its whole area: Qt need not paint the widgets behind it first
         self.plot_widget.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -123,7 +144,7 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, MonitorDock):
             axis.setPen(SCOPE_AXIS)
             axis.setTextPen(SCOPE_AXIS)
         self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.plot.setLabel("bottom", axis_label("Time", t_unit))
+        self.plot.setLabel("bottom", axis_label("Time", self._t_unit))
         self.plot.setLabel("left", axis_label("Signal", self._y_unit))
         self.plot.setMenuEnabled(True)
         if len(self._t) > 1:
@@ -131,7 +152,8 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, MonitorDock):
         layout.addWidget(self._build_recording_bar(body))
         layout.addWidget(self.plot_widget, 1)
 
-        # toolbar ------------------------------------------------------------------------------
+    def _build_toolbar(self, body: QWidget, bar: QHBoxLayout, config: dict) -> None:
+        """Freeze, Auto Y, Fit, Single, Cursors, Refresh, persistence, and a curve with its show/hide box per channel."""
         self.actions["freeze"] = act = QAction("Freeze", self)
         act.setCheckable(True)
         act.setToolTip("Freeze the display on the current trace (acquisition goes on)")
@@ -195,7 +217,10 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, MonitorDock):
             self.actions[f"channel:{ch}"] = act
             bar.addWidget(btn)
         bar.addStretch(1)
-        below = QHBoxLayout()
+
+    def _build_status_row(self, body: QWidget, layout: QVBoxLayout) -> None:
+        """The line under the plot: status on the left, cursor readout on the right."""
+        below = self.status_row = QHBoxLayout()
         layout.addLayout(below)
         self.status = QLabel("", body)
         self.status.setStyleSheet("color: #555;")
@@ -207,6 +232,8 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, MonitorDock):
         self.readout.setToolTip("Cursor position (move the mouse over the plot)")
         below.addWidget(self.readout)
 
+    def _build_overlays(self) -> None:
+        """The trigger level line, our own y ranging, and the mouse crosshair."""
         if self.cfg.trigger_level is not None:
             self.trigger_line = pg.InfiniteLine(
                 pos=self.cfg.trigger_level,
@@ -236,6 +263,8 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, MonitorDock):
             self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved
         )
 
+    def _build_cursors(self, body: QWidget) -> None:
+        """The two measurement cursor pairs and their readout in the status row."""
         self.cursors = ScopeCursors(self.plot, self._t_unit if self._t_unit.lower() not in ("samples", "sample")
                                     else "samples", self._y_unit if self._y_unit != "Value" else "")  # fmt: skip
         self.cursors.changed.connect(self._cursors_moved)
@@ -244,20 +273,7 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, MonitorDock):
         self.cursor_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.cursor_label.setStyleSheet("color: #1864ab;")
         self.cursor_label.setContentsMargins(24, 0, 0, 0)
-        below.insertWidget(1, self.cursor_label)
-
-        self.setWidget(body)
-        self.empty = EmptyState(self.plot_widget)
-        if self.config_error:
-            self.empty.show(f"Oscilloscope '{worker}' cannot show buffer '{buffer}':\n{self.config_error}")
-        else:
-            self.empty.show(f"Start the run to see traces of buffer '{buffer}'.")
-
-        self.timer = QTimer(self)
-        self.timer.setTimerType(Qt.TimerType.PreciseTimer)  # 33 ms means 30 frames/s, not 27
-        self.timer.timeout.connect(self.update_frame)
-        self.set_refresh(None)
-        self._update_status()
+        self.status_row.insertWidget(1, self.cursor_label)
 
     @staticmethod
     def _button(action: QAction) -> QToolButton:

@@ -95,3 +95,29 @@ def test_recent_runs_of_setups_newest_first(tmp_path):
     (tmp_path / "data" / "not_a_run").mkdir()
     assert [p.name for p in recent_runs([setup])] == ["c", "b", "a"]
     assert [p.name for p in recent_runs([setup], limit=1)] == ["c"]
+
+
+def test_open_run_from_the_file_menu_and_the_welcome_page(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from mimocorb_gui.ui.main_window import MainWindow
+
+    setup_dir = tmp_path / "muon"
+    setup_dir.mkdir()
+    setup_path = setup_dir / "setup.yaml"
+    setup_path.write_text((__import__("pathlib").Path(MUON)).read_text(encoding="utf-8"), encoding="utf-8")
+    run = make_muon_run(setup_dir, MUON)
+    settings = Settings(tmp_path / "settings.json")
+    settings.add_recent(setup_path)
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    assert "open_run" in window.actions and window.actions["open_run"].shortcut().toString() == "Ctrl+Shift+O"
+    listed = window.welcome.recent_runs
+    assert listed.count() == 1 and listed.item(0).text().startswith(run.name)
+    listed.itemActivated.emit(listed.item(0))
+    assert len(window.run_windows) == 1 and window.run_windows[0].run_dir == run
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(run))
+    window.actions["open_run"].trigger()
+    assert len(window.run_windows) == 2
+    for w in list(window.run_windows):
+        w.close()

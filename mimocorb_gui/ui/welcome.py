@@ -1,4 +1,4 @@
-"""The welcome page: shown with no setup open (how to open one, recent setups, examples)."""
+"""The welcome page: shown with no setup open (how to open one, recent setups, their recent runs, examples)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from mimocorb_gui.ui.run_menu import add_recent_runs
 
 if TYPE_CHECKING:
     from mimocorb_gui.ui.main_window import MainWindow
@@ -53,6 +55,7 @@ class WelcomePage(QWidget):
         self.recent.setMaximumHeight(180)
         self.recent.itemActivated.connect(self._activated)
         lay.addWidget(self.recent)
+        self.recent_runs = add_recent_runs(box, window, lay)  # finished runs of those setups, read-only
         examples = sorted((Path(__file__).resolve().parents[2] / "setups").glob("*/setup.yaml"))
         self.examples = QListWidget(box)
         for path in examples:
@@ -91,3 +94,4 @@ class WelcomePage(QWidget):
             self.recent.addItem(item)
         if not paths:
             self.recent.addItem("(none yet)")
+        self.recent_runs.refill(paths)

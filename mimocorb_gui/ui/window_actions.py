@@ -13,6 +13,8 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
+from mimocorb_gui.ui.run_menu import install_open_run
+
 
 class WindowActions:
     """Builds ``window.actions`` (every user command, by name), the toolbar, the menus and the status bar.
@@ -151,6 +153,7 @@ class WindowActions:
                     self.actions[name] = self.editor.actions[name]
         m.addSeparator()
         m.addAction(self.actions["open_run_dir"])
+        install_open_run(self, m)  # File ▸ Open Run…: a finished run, read-only
         m.addSeparator()
         m.addAction(self.actions["quit"])
         if self.editor is not None:

@@ -54,6 +54,7 @@ from mimocorb_gui.core.setup.yamledit import (
     _same_scalar,
     _to_node,
 )
+from mimocorb_gui.core.units import parse_units
 
 # =========================================================================== the model
 
@@ -315,6 +316,7 @@ class Setup:
                 data_length=_plain(raw.get("data_length")),
                 dtype=dtype,
                 data_dtype=fields,
+                units=parse_units(_plain(raw.get("units")), list(fields) or None),
             )
         return result
 
@@ -419,6 +421,11 @@ class Setup:
         """Plain dicts with merged configs and absolute paths, e.g. for a copy in the run directory."""
         buffers = {
             name: {"slot_count": b.slot_count, "data_length": b.data_length, "data_dtype": dict(b.data_dtype)}
+            | (
+                {"units": {f: [u.scale, u.unit] if u.scale != 1.0 else u.unit for f, u in b.units.items()}}
+                if b.units
+                else {}
+            )
             for name, b in self.buffers.items()
         }
         workers = {

@@ -16,6 +16,7 @@ WORKERS = "Workers"
 ROLES = ("sources", "sinks", "observes")
 TOP_KEYS = (BUFFERS, WORKERS, "target_directory", "base_config", "Options")
 BUFFER_KEYS = ("slot_count", "data_length", "data_dtype")
+OPTIONAL_BUFFER_KEYS = ("units",)  # ours, not the manual's: {field: unit or [scale, unit]} (core.units)
 WORKER_KEYS = ("file", "function", "config", "number_of_processes", "sources", "sinks", "observes")
 DEFAULT_TARGET = "runs"
 DTYPE_EXAMPLES = ("float32", "float64", "int16", "int32", "int64", "uint8", "uint16", "bool", "S10")
@@ -66,6 +67,9 @@ class BufferSpec:
     data_length: int
     dtype: np.dtype | None  # structured dtype, fields in file order; None when invalid
     data_dtype: dict[str, str] = field(default_factory=dict)  # the raw {field: dtype string} mapping
+    units: dict[str, Any] = field(
+        default_factory=dict
+    )  # {field: core.units.FieldUnit}, from the optional key
 
     @property
     def raw_dtype(self) -> dict[str, str]:

@@ -16,6 +16,7 @@ from mimocorb_gui.core.setup.specs import (
     BUFFER_KEYS,
     BUFFERS,
     DTYPE_EXAMPLES,
+    OPTIONAL_BUFFER_KEYS,
     ROLES,
     TOP_KEYS,
     WORKER_KEYS,
@@ -26,6 +27,7 @@ from mimocorb_gui.core.setup.specs import (
     _plain,
 )
 from mimocorb_gui.core.setup.yamledit import _anchor_of, _line_of
+from mimocorb_gui.core.units import check_units
 
 if TYPE_CHECKING:
     from mimocorb_gui.core.setup.model import Setup
@@ -221,7 +223,13 @@ class _Validator:
         self.positive_int(raw, "data_length", where, node, 1)
         if "data_dtype" in raw:
             self.dtype(raw["data_dtype"], f"{where}.data_dtype", node, raw)
-        self.unknown_keys(raw, BUFFER_KEYS, where, node)
+        if "units" in raw:
+            fields = (
+                [str(f) for f in raw["data_dtype"]] if isinstance(raw.get("data_dtype"), Mapping) else None
+            )
+            for problem in check_units(raw["units"], fields):
+                self.warning(f"{where}.units", problem, node=node, line=_line_of(raw, "units"))
+        self.unknown_keys(raw, BUFFER_KEYS + OPTIONAL_BUFFER_KEYS, where, node)
         return slots
 
     def dtype(self, value: Any, where: str, node: tuple[str, str], parent: Mapping[str, Any]) -> None:

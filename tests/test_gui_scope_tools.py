@@ -9,7 +9,12 @@ from mimocorb_gui.ui.docks.oscilloscope import OscilloscopeDock
 
 WAVE = np.dtype([("chA", "f4"), ("chB", "f4")])
 META = np.array([(1, 0.0, 0.0)], dtype=[("counter", "<i8"), ("timestamp", "<f8"), ("deadtime", "<f8")])
-CFG = {"t_scaling": [0.008, 0, "µs"], "y_scaling": [1, 0, "V"], "trigger_level": -0.05, "update_interval": 0.5}
+CFG = {
+    "t_scaling": [0.008, 0, "µs"],
+    "y_scaling": [1, 0, "V"],
+    "trigger_level": -0.05,
+    "update_interval": 0.5,
+}
 
 
 def event(height: float, counter: int, n: int = 1000) -> tuple[np.ndarray, np.ndarray]:
@@ -150,3 +155,24 @@ def test_units_of_the_buffer_label_the_y_axis_when_the_config_has_no_y_scaling(q
     scaled = OscilloscopeDock("scope", "raw", {"y_scaling": [1, 0, "V"]}, WAVE, 1000, units=units)
     qtbot.addWidget(scaled)
     assert scaled.plot.getAxis("left").labelText == "Signal [V]"  # the config's y_scaling wins
+
+
+def test_save_writes_the_traces_and_the_plot_into_the_run_directory(qtbot, tmp_path):
+    dock = make_scope(qtbot)
+    dock.setup_name = "muon_lifetime"
+    dock.run_started(tmp_path / "run7")
+    dock.timer.stop()
+    dock.show_event(*event(0.3, 42))
+    dock.actions["save"].trigger()
+    folder = tmp_path / "run7" / "analysis"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "scope_event42.csv",
+        "scope_event42.png",
+        "scope_event42.svg",
+    ]
+    lines = (folder / "scope_event42.csv").read_text().splitlines()
+    assert "# run: run7" in lines and "# setup: muon_lifetime" in lines
+    assert lines[5] == "time [µs],chA [V],chB [V]" and len(lines) == 6 + 1000
+    assert float(lines[6 + 300].split(",")[1]) == pytest.approx(-0.3, rel=1e-5)
+    assert "run run7" in (folder / "scope_event42.svg").read_text()
+    dock.run_finished("stopped", tmp_path / "run7")

@@ -102,6 +102,7 @@ def dock_plans(setup) -> list[DockPlan]:
                     if spec is not None and isinstance(spec.data_length, int)
                     else 0,
                     "units": buffer_units(spec),
+                    "setup_name": setup_name(setup),
                 },
             )
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from mimocorb_gui.ui.docks.base import EmptyState, MonitorDock, axis_label, fast
 from mimocorb_gui.ui.docks.oscilloscope_config import ScopeConfig, scope_config
 from mimocorb_gui.ui.docks.oscilloscope_cursors import ScopeCursors
 from mimocorb_gui.ui.docks.oscilloscope_recording import RecordingPlayback
+from mimocorb_gui.ui.docks.oscilloscope_save import TraceSaving
 from mimocorb_gui.ui.docks.oscilloscope_tools import REFRESH_CHOICES, ScopeTools
 
 __all__ = ["OscilloscopeDock", "ScopeConfig", "scope_config"]
@@ -54,7 +56,7 @@ def _swatch(color: str) -> QIcon:
     return QIcon(pix)
 
 
-class OscilloscopeDock(ScopeTools, RecordingPlayback, MonitorDock):
+class OscilloscopeDock(ScopeTools, RecordingPlayback, TraceSaving, MonitorDock):
     """Traces of the newest event of one buffer, with the controls of a bench oscilloscope."""
 
     def __init__(
@@ -66,9 +68,11 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, MonitorDock):
         data_length: int,
         parent: QWidget | None = None,
         units: dict[str, Any] | None = None,
+        setup_name: str = "",
     ) -> None:
         super().__init__(f"oscilloscope:{worker}", f"Oscilloscope: {worker} ({buffer})", parent)
         self.worker = worker
+        self.setup_name = setup_name
         self.buffer = buffer
         self.data_length = int(data_length or 0)
         self.config_error = ""
@@ -179,6 +183,10 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, MonitorDock):
         act.setToolTip("Two time and two level cursors to drag: Δt, 1/Δt, ΔV")
         bar.addWidget(self._button(act))
         bar.addWidget(self._refresh_button())
+        self.actions["save"] = act = QAction("Save", self)
+        act.setToolTip("The traces shown as CSV, the plot as PNG and SVG, into the run directory")
+        act.triggered.connect(lambda: self.save())
+        bar.addWidget(self._button(act))
 
         bar.addWidget(QLabel("Persistence:"))
         self.persistence = QSpinBox(body)
@@ -285,6 +293,7 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, MonitorDock):
     # ----- run hooks --------------------------------------------------------------------------
     def run_started(self, run_dir) -> None:
         self.close_recording()  # a live run replaces a recording on view
+        self.run_dir = Path(run_dir) if run_dir is not None else None
         self._observer = None
         self._running = True
         self._have_trace = False

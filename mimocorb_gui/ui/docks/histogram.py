@@ -43,13 +43,13 @@ from mimocorb_gui.ui.docks.histogram_fit import FitPanel
 from mimocorb_gui.ui.docks.histogram_regions import RegionsTable
 from mimocorb_gui.ui.docks.histogram_runs import CalibrationAndRuns
 from mimocorb_gui.ui.docks.histogram_save import ResultsSaving
+from mimocorb_gui.ui.docks.histogram_settings import REBIN_FACTORS, HistogramSettings
 from mimocorb_gui.ui.docks.run_access import FinishedRun, HistogramFeed, finished_run
 
 __all__ = ["HistogramDock", "HistogramFeed"]
 
 log = logging.getLogger(__name__)
 
-REBIN_FACTORS = (1, 2, 4, 8, 16, 32)
 REFRESH_MS = 500
 
 
@@ -64,7 +64,7 @@ def _as_bins(value: Any) -> tuple[float, float, int] | None:
         return None
 
 
-class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, MonitorDock):
+class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, HistogramSettings, MonitorDock):
     """A spectrum per channel: regions, fits, calibration, live time, background, overlay, saving."""
 
     def __init__(
@@ -418,26 +418,6 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, MonitorDoc
             self._show_idle("Waiting for the first entries of buffer '{buffer}'…")
         self.update_analysis()
 
-    def _entries_text(self, in_range: int, total: int) -> str:
-        text = f"{in_range:,} entries"
-        if total > in_range:
-            text += f" ({total - in_range:,} outside the range)"
-        t = self.times
-        if math.isfinite(t.real):
-            text += f" · real time {t.real:.1f} s"
-        if math.isfinite(t.live):
-            dead = 100 * (1 - t.live / t.real) if t.real > 0 else 0.0
-            text += f" · live time {t.live:.1f} s ({dead:.1f} % dead)"
-            if t.live > 0:
-                text += f" · {in_range / t.live:.4g} ± {math.sqrt(in_range) / t.live:.2g} /s (per live s)"
-        if self.read_only_run is not None:
-            text += f" · run {self.read_only_run.name} (read-only)"
-        if self._background_note:
-            text += f" · {self._background_note}"
-        if self.overlay is not None:
-            text += f" · overlay: run {self.overlay.name}{self._overlay_note}"
-        return text
-
     # ----- controls -----------------------------------------------------------------------------
     def _channel_changed(self, channel: str) -> None:
         if self._shown_channel:
@@ -507,46 +487,3 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, MonitorDoc
         self.empty.show(text)
 
     # ----- settings -----------------------------------------------------------------------------
-    def settings(self) -> dict[str, Any]:
-        self.region_state[self.channel] = self.regions.state()
-        return {
-            "channel": self.channel,
-            "log": self.actions["log"].isChecked(),
-            "rebin": self.rebin_factor,
-            "region_on": self.actions["region"].isChecked(),
-            "regions": {ch: st for ch, st in self.region_state.items() if st},
-            "models": dict(self.models),
-            "calibrations": {ch: c.to_dict() for ch, c in self.calibrations.items()},
-        }
-
-    def apply_settings(self, values: dict[str, Any]) -> None:
-        models = values.get("models")
-        if isinstance(models, dict):
-            self.models.update({str(k): str(v) for k, v in models.items() if isinstance(v, str)})
-        cals = values.get("calibrations")
-        if isinstance(cals, dict):
-            for ch, d in cals.items():
-                try:
-                    self.calibrations[str(ch)] = Calibration.from_dict(d)
-                except (ValueError, TypeError):
-                    log.warning("ignoring the saved calibration of %s", ch)
-        regions = values.get("regions")
-        if isinstance(regions, dict):
-            for ch, st in regions.items():
-                if isinstance(st, list) and all(isinstance(r, list) and len(r) == 3 for r in st):
-                    self.region_state[str(ch)] = st
-        ch = values.get("channel")
-        if isinstance(ch, str) and self.channel_box.findText(ch) >= 0:
-            self.channel_box.setCurrentText(ch)
-        self._shown_channel = ""  # rebuild the shown channel's regions and model from the settings
-        self._channel_changed(self.channel)
-        if isinstance(values.get("log"), bool):
-            self.actions["log"].setChecked(values["log"])
-        r = values.get("rebin")
-        if isinstance(r, int) and r in REBIN_FACTORS:
-            self.rebin_box.setCurrentIndex(REBIN_FACTORS.index(r))
-        if isinstance(values.get("region_on"), bool):
-            self.actions["region"].setChecked(values["region_on"])
-        reg = values.get("region")  # settings written before several regions existed
-        if isinstance(reg, list) and len(reg) == 2 and all(isinstance(v, (int, float)) for v in reg):
-            self.set_region(float(reg[0]), float(reg[1]))

@@ -4,6 +4,7 @@ run overlaid or subtracted as background. A mixin of HistogramDock (it uses the 
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 from PySide6.QtWidgets import QFileDialog
@@ -107,3 +108,23 @@ class CalibrationAndRuns:
             scale = self.times.live / self.overlay.times.live
             self._overlay_note = f" (scaled ×{scale:.3g} to this live time)"
         self.overlay_curve.setData(np.asarray(self.to_display(e), float), c.astype(float) * scale)
+
+    def _entries_text(self, in_range: int, total: int) -> str:
+        text = f"{in_range:,} entries"
+        if total > in_range:
+            text += f" ({total - in_range:,} outside the range)"
+        t = self.times
+        if math.isfinite(t.real):
+            text += f" · real time {t.real:.1f} s"
+        if math.isfinite(t.live):
+            dead = 100 * (1 - t.live / t.real) if t.real > 0 else 0.0
+            text += f" · live time {t.live:.1f} s ({dead:.1f} % dead)"
+            if t.live > 0:
+                text += f" · {in_range / t.live:.4g} ± {math.sqrt(in_range) / t.live:.2g} /s (per live s)"
+        if self.read_only_run is not None:
+            text += f" · run {self.read_only_run.name} (read-only)"
+        if self._background_note:
+            text += f" · {self._background_note}"
+        if self.overlay is not None:
+            text += f" · overlay: run {self.overlay.name}{self._overlay_note}"
+        return text

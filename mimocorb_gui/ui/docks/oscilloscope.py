@@ -444,43 +444,6 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, TraceSaving, MonitorDock):
         self.actions["freeze"].setText("Run" if frozen else "Freeze")
         self._update_status()
 
-    def _follow_y(self) -> None:
-        """Re-range y only when the shown traces leave the range or use less than 40 % of it."""
-        shown = [y for ch, y in self._last_data.items() if self.channel_buttons[ch].isChecked() and len(y)]
-        n_ghosts = self.persistence.value()
-        if n_ghosts:  # the persistence traces are on the screen too: keep them inside
-            for ch, hist in self._history.items():
-                if self.channel_buttons[ch].isChecked():
-                    shown += [y for y in list(hist)[-n_ghosts:] if len(y)]
-        if not shown:
-            return
-        lo = min(float(np.nanmin(y)) for y in shown)
-        hi = max(float(np.nanmax(y)) for y in shown)
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            return
-        span = hi - lo or max(abs(hi), 1e-12)
-        a, b = self.plot.getViewBox().viewRange()[1]
-        if lo < a or hi > b or span < 0.4 * (b - a):
-            self._ranging = True
-            try:
-                self.plot.setYRange(lo - 0.08 * span, hi + 0.08 * span, padding=0)
-            finally:
-                self._ranging = False
-
-    def _zoomed_by_user(self, *_args) -> None:
-        if not self._ranging and self.actions["autoscale"].isChecked():
-            self.actions["autoscale"].setChecked(False)  # the user's zoom wins
-
-    def _autoscale_toggled(self, on: bool) -> None:
-        if on:
-            self._follow_y()
-        elif self.cfg.ylim is not None:
-            self.plot.setYRange(*self.cfg.ylim, padding=0)
-
-    def fit_view(self) -> None:
-        self.plot.autoRange()
-        self.plot.enableAutoRange(x=False, y=False)
-
     def _mouse_moved(self, event) -> None:
         pos = event[0]
         vb = self.plot.getViewBox()

@@ -1,4 +1,4 @@
-"""Measurement tools of the oscilloscope dock: the display refresh rate, single shot, cursor readout.
+"""Tools of the oscilloscope dock: the display refresh rate, single shot, cursor readout, Auto Y and Fit.
 A mixin of OscilloscopeDock (the cursors themselves are oscilloscope_cursors)."""
 
 from __future__ import annotations
@@ -74,3 +74,40 @@ class ScopeTools:
 
     def _cursors_moved(self) -> None:
         self.cursor_label.setText(self.cursors.readout().text if self.cursors.visible else "")
+
+    def _follow_y(self) -> None:
+        """Re-range y only when the shown traces leave the range or use less than 40 % of it."""
+        shown = [y for ch, y in self._last_data.items() if self.channel_buttons[ch].isChecked() and len(y)]
+        n_ghosts = self.persistence.value()
+        if n_ghosts:  # the persistence traces are on the screen too: keep them inside
+            for ch, hist in self._history.items():
+                if self.channel_buttons[ch].isChecked():
+                    shown += [y for y in list(hist)[-n_ghosts:] if len(y)]
+        if not shown:
+            return
+        lo = min(float(np.nanmin(y)) for y in shown)
+        hi = max(float(np.nanmax(y)) for y in shown)
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            return
+        span = hi - lo or max(abs(hi), 1e-12)
+        a, b = self.plot.getViewBox().viewRange()[1]
+        if lo < a or hi > b or span < 0.4 * (b - a):
+            self._ranging = True
+            try:
+                self.plot.setYRange(lo - 0.08 * span, hi + 0.08 * span, padding=0)
+            finally:
+                self._ranging = False
+
+    def _zoomed_by_user(self, *_args) -> None:
+        if not self._ranging and self.actions["autoscale"].isChecked():
+            self.actions["autoscale"].setChecked(False)  # the user's zoom wins
+
+    def _autoscale_toggled(self, on: bool) -> None:
+        if on:
+            self._follow_y()
+        elif self.cfg.ylim is not None:
+            self.plot.setYRange(*self.cfg.ylim, padding=0)
+
+    def fit_view(self) -> None:
+        self.plot.autoRange()
+        self.plot.enableAutoRange(x=False, y=False)

@@ -173,7 +173,9 @@ def run_window(app, out: Path, run_dir: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
-    parser.add_argument("--run", help="a finished run directory of the muon setup for analysis_run_window.png")
+    parser.add_argument(
+        "--run", help="a finished run directory of the muon setup for analysis_run_window.png"
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

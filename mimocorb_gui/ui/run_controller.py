@@ -202,7 +202,10 @@ class RunController(QObject):
             QCoreApplication.processEvents()
             if progress is not None:
                 progress(deadline - time.monotonic())
-            self._run.wait(0.05)
+            run = self._run  # the events just processed may have finished the run and dropped it
+            if run is None:
+                break
+            run.wait(0.05)
         self.poll()
         return in_order
 

@@ -1,4 +1,4 @@
-"""Red Pitaya importer: the SCPI client and the worker function driven against the emulator over loopback."""
+"""Red Pitaya, SCPI path (``protocol: scpi``): the SCPI client, the SCPI emulator and the worker over loopback."""
 
 from __future__ import annotations
 
@@ -345,7 +345,7 @@ def test_board_rejecting_a_setting_is_reported(server):
 # config validation
 # ---------------------------------------------------------------------------------------------
 
-GOOD = {"ip": "127.0.0.1", "sample_rate": 4, "trigger_level": 500, "number_of_samples_before_trigger": 100}
+GOOD = {"protocol": "scpi", "ip": "127.0.0.1", "sample_rate": 4, "trigger_level": 500, "number_of_samples_before_trigger": 100}
 DTYPE = np.dtype([("IN1", "i2"), ("IN2", "i2")])
 
 
@@ -394,7 +394,7 @@ def test_config_rejects_bad_values(key, value, expected):
 
 
 def test_config_missing_keys_and_bad_buffer():
-    problems = redpitaya.check_config({"ip": "x"}, np.dtype([("CH1", "i2")]), 20000)
+    problems = redpitaya.check_config({"protocol": "scpi", "ip": "x"}, np.dtype([("CH1", "i2")]), 20000)
     text = "\n".join(problems)
     for needle in (
         "'sample_rate': is required",
@@ -420,7 +420,7 @@ def test_docstring_follows_manual_template():
         "Examples\n",
     ):
         assert section in doc
-    for key in redpitaya.KNOWN_KEYS:
+    for key in (*redpitaya.KNOWN_KEYS[:13], "emulate"):  # the SCPI-only keys are in the README
         assert f"    {key} : " in doc
 
 
@@ -613,7 +613,7 @@ def test_run_demo_setup_against_emulator(tmp_path):
     from mimocorb_gui.core.mimofile import read_mimo
 
     with EmulatorServer(rate=3000, seed=11) as srv:
-        run = _run(_demo_copy(tmp_path, emulate=False, port=srv.port, timeout=2), tmp_path)
+        run = _run(_demo_copy(tmp_path, protocol="scpi", emulate=False, port=srv.port, timeout=2), tmp_path)
         try:
             run_dir = run.start()
             assert _wait_events(run, "waveforms", 300, timeout=15) >= 300, _log(run)
@@ -652,7 +652,7 @@ def test_run_board_stops_answering_ends_in_order(tmp_path):
     from mimocorb_gui.core.mimofile import read_mimo
 
     with EmulatorServer(rate=3000, seed=5, stall_after=40) as srv:
-        run = _run(_demo_copy(tmp_path, emulate=False, port=srv.port, timeout=0.5), tmp_path)
+        run = _run(_demo_copy(tmp_path, protocol="scpi", emulate=False, port=srv.port, timeout=0.5), tmp_path)
         try:
             run_dir = run.start()
             t0 = time.monotonic()
@@ -671,7 +671,7 @@ def test_run_board_stops_answering_ends_in_order(tmp_path):
 
 def test_run_unreachable_board_ends_with_clear_error(tmp_path):
     port = free_port()
-    run = _run(_demo_copy(tmp_path, emulate=False, port=port, timeout=1), tmp_path)
+    run = _run(_demo_copy(tmp_path, protocol="scpi", emulate=False, port=port, timeout=1), tmp_path)
     try:
         run.start()
         t0 = time.monotonic()

@@ -345,7 +345,13 @@ def test_board_rejecting_a_setting_is_reported(server):
 # config validation
 # ---------------------------------------------------------------------------------------------
 
-GOOD = {"protocol": "scpi", "ip": "127.0.0.1", "sample_rate": 4, "trigger_level": 500, "number_of_samples_before_trigger": 100}
+GOOD = {
+    "protocol": "scpi",
+    "ip": "127.0.0.1",
+    "sample_rate": 4,
+    "trigger_level": 500,
+    "number_of_samples_before_trigger": 100,
+}
 DTYPE = np.dtype([("IN1", "i2"), ("IN2", "i2")])
 
 

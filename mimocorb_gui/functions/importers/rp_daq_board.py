@@ -201,6 +201,11 @@ class DaqBoard:
         rng = np.random.default_rng([self.seed, 1, k])
         noise_rng = np.random.default_rng([self.seed, 2, k])
         lin = [self._noise_slice(noise_rng, tot) for _ in range(2)]
+        for ch in range(2):
+            if self.regs.negate[ch]:
+                np.negative(
+                    lin[ch], out=lin[ch]
+                )  # the negator inverts the whole input, noise and baseline too
         trig = sources[src_ch]
         wait, pulse = self._trigger_pulse(trig, rng, level, rising, dt)
         if not math.isfinite(wait) and auto:
@@ -272,6 +277,8 @@ class DaqBoard:
             n = self._pulse_len(src, dt)
             start = int(rng.integers(0, NOISE_BANK - n - 1))
             sig = self._noise[start : start + n + 1].copy()
+            if self.regs.negate[src.channel]:
+                np.negative(sig, out=sig)
             sig[1:] += self._pulse(src, *pulse, n, dt)
             np.round(sig, out=sig)  # the comparator sees digitised samples
             j = first_crossing(sig, level, rising)

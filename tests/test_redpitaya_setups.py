@@ -51,9 +51,9 @@ def test_reference_example_with_rp_to_mimo_enabled_runs_against_the_emulator(tmp
     As shipped the example also runs its own simulation (``spectra/simulate_source.py``, written against
     mimoCoRB2's ``Importer.config``); that needs the mimocorb2 compatibility layer, built in parallel.
     """
-    from mimocorb_gui.core.templates import Importer
-
     import inspect
+
+    from mimocorb_gui.core.templates import Importer
 
     has_config = hasattr(Importer, "config") or "self.config =" in inspect.getsource(Importer)
     if with_simulation and not has_config:

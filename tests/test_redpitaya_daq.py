@@ -524,3 +524,73 @@ def test_daq_config_reference_defaults_and_unknown_keys_ignored():
     assert redpitaya.check_config(config, DTYPE, 1000) == []
     assert redpitaya.check_config({**CONFIG}, DTYPE, 8388508) != []  # data_length + CUT_OFF > the ring
     assert redpitaya.check_config({**CONFIG}, DTYPE, 8388507) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# mimocorb rp-emulator
+# ---------------------------------------------------------------------------------------------
+
+
+def test_cli_rp_emulator_serves_both_protocols():
+    """``mimocorb rp-emulator --daq-port 0 --scpi-port 0``: a daq and a SCPI server, loopback only."""
+    import re
+    import subprocess
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mimocorb_gui",
+            "rp-emulator",
+            "--daq-port",
+            "0",
+            "--scpi-port",
+            "0",
+            "--seed",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = []
+        while not any("Ctrl-C" in x for x in lines):
+            line = proc.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        text = "".join(lines)
+        daq_port = int(re.search(r"daq server .* on 127\.0\.0\.1:(\d+)", text).group(1))
+        scpi_port = int(re.search(r"SCPI server on 127\.0\.0\.1:(\d+)", text).group(1))
+        assert len(acquire(daq_port, 3, 200, 3)) == 3
+        with socket.create_connection(("127.0.0.1", scpi_port), timeout=3) as s:
+            s.sendall(b"*IDN?\r\n")
+            assert s.recv(100).startswith(b"REDPITAYA")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_cli_rp_emulator_falls_back_to_10001_without_privileges(monkeypatch, capsys):
+    """Port 1001 refused (not root): the daq server takes 10001 and says so."""
+    from mimocorb_gui.functions.importers import rp_emulator
+
+    tried = []
+
+    class FakeServer:
+        def __init__(self, host, port, **kw):
+            self.host, self.port = host, port
+            tried.append((host, port))
+
+        def start(self):
+            if self.port == 1001:
+                raise PermissionError(13, "Permission denied")
+            return self
+
+        def stop(self):
+            pass
+
+    monkeypatch.setattr(rp_emulator, "DaqServer", FakeServer)
+    server, note = rp_emulator._start_daq(None)
+    assert tried == [("127.0.0.1", 1001), ("127.0.0.1", 10001)] and server.port == 10001
+    assert "port 1001" in note and "10001" in note

@@ -697,3 +697,88 @@ def test_setups_validate():
         worker = setup.workers["redpitaya"]
         buf = setup.buffers[worker.sinks[0]]
         assert redpitaya.check_config(worker.config, buf.dtype, buf.data_length) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# what Red Pitaya's own Python client (redpitaya_scpi.scpi) sends in its acquisition examples
+# ---------------------------------------------------------------------------------------------
+
+
+class _VendorLikeClient:
+    """The calls of ``redpitaya_scpi.scpi``: tx_txt / rx_txt over a socket, ``check_error`` = *STB? then SYST:ERR:NEXT?."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=3)
+        self.buf = b""
+
+    def tx_txt(self, msg: str) -> None:
+        self.sock.sendall(msg.encode() + b"\r\n")
+
+    def rx_txt(self) -> str:
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            assert chunk, "connection closed"
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line.decode()
+
+    def txrx_txt(self, msg: str) -> str:
+        self.tx_txt(msg)
+        return self.rx_txt()
+
+    def check_error(self) -> list[str]:
+        errors = []
+        if int(self.txrx_txt("*STB?")) & 0x4:
+            while True:
+                err = self.txrx_txt("SYST:ERR:NEXT?")
+                if err.startswith("0,"):
+                    break
+                errors.append(err)
+        return errors
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_vendor_client_status_byte_and_error_queue(server):
+    c = _VendorLikeClient(server.port)
+    try:
+        c.tx_txt("ACQ:DEC 4")
+        assert c.check_error() == []
+        c.tx_txt("ACQ:DEC 3")  # not a decimation
+        c.tx_txt("ACQ:BOGUS")
+        assert c.check_error() == ['-224,"Illegal parameter value"', '-113,"Undefined header"']
+        assert c.txrx_txt("*STB?") == "0"  # the queue is empty again
+    finally:
+        c.close()
+
+
+def test_vendor_client_buffer_size_delay_and_old_latest_reads(server):
+    c = _VendorLikeClient(server.port)
+    try:
+        assert c.txrx_txt("ACQ:BUF:SIZE?") == str(BUFFER_SIZE)
+        c.tx_txt("ACQ:DEC 8")
+        c.tx_txt("ACQ:TRIG:DLY:NS 6400")  # 6400 ns at 64 ns per sample = 100 samples
+        assert c.txrx_txt("ACQ:TRIG:DLY?") == "100"
+        assert c.txrx_txt("ACQ:TRIG:DLY:NS?") == "6400"
+        c.tx_txt("ACQ:DATA:UNITS RAW")
+        c.tx_txt("ACQ:TRIG:LEV 0.05")
+        c.tx_txt("ACQ:START")
+        c.tx_txt("ACQ:TRIG CH1_PE")
+        deadline = time.monotonic() + 5
+        while c.txrx_txt("ACQ:TRIG:STAT?") != "TD" and time.monotonic() < deadline:
+            time.sleep(0.005)
+        while c.txrx_txt("ACQ:TRIG:FILL?") != "1" and time.monotonic() < deadline:
+            time.sleep(0.005)
+        wpos = int(c.txrx_txt("ACQ:WPOS?"))
+        full = np.array(
+            c.txrx_txt(f"ACQ:SOUR1:DATA:STA:N? 0,{BUFFER_SIZE}").strip("{}").split(","), dtype=int
+        )
+        old = np.array(c.txrx_txt("ACQ:SOUR1:DATA:OLD:N? 300").strip("{}").split(","), dtype=int)
+        latest = np.array(c.txrx_txt("ACQ:SOUR1:DATA:LAT:N? 300").strip("{}").split(","), dtype=int)
+        assert c.check_error() == []
+    finally:
+        c.close()
+    ring = np.roll(full, -(wpos + 1))  # oldest first: the sample after the write pointer
+    assert np.array_equal(old, ring[:300])
+    assert np.array_equal(latest, ring[-300:])

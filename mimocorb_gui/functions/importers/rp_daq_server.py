@@ -44,6 +44,9 @@ end of every daq trace hold what the RAM held before (the last write burst of th
 writer has not reached the memory when the thread reads it at once; the reference requests 100
 samples more and discards them).
 
+``replay=True`` (benchmarks) sends the first trace again and again without waiting, so a
+measurement shows the protocol's and the client's cost, not the emulator's trace generation.
+
 Fault injection for tests: ``stall_after=N`` (traces; the board stops sending, the connection
 stays open), ``cut_after=N`` (the connection is closed in the middle of trace N+1), and
 ``stall()`` / ``resume()`` / ``drop_connections()`` at any time.
@@ -103,6 +106,7 @@ class DaqServer:
         stall_after: int | None = None,
         cut_after: int | None = None,
         record_truth: bool = False,
+        replay: bool = False,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -110,6 +114,10 @@ class DaqServer:
         self.board = DaqBoard(self.model, seed, record_truth=record_truth)
         self.stale_tail = stale_tail
         self.realtime = realtime
+        self.replay = (
+            replay  # benchmarks: resend the first trace at once (the client's and the wire's cost only)
+        )
+        self._replayed: bytes | None = None
         self.stall_after = stall_after
         self.cut_after = cut_after
         self.received: deque[tuple[int, int, int]] = deque(maxlen=20000)  # decoded commands, for tests
@@ -361,6 +369,13 @@ class DaqServer:
             if self.stall_after is not None and self.traces_sent >= self.stall_after:
                 self._stalled.set()
                 continue
+            if self.replay and self._replayed is not None and len(self._replayed) == self.board.regs.tot * 4:
+                if not self._send(conn, self._replayed):
+                    return
+                self.traces_sent += 1
+                with self._daq_lock:
+                    self._daq_count -= 1
+                continue
             trace, wait = self._next_trace()
             if not math.isfinite(wait):  # normal trigger mode, a level nothing crosses: wait for a change
                 time.sleep(0.01)
@@ -373,6 +388,8 @@ class DaqServer:
                 else:
                     t_ready = max(t_ready, time.monotonic() - 0.05)  # a late board does not catch up forever
             payload = self._with_stale_tail(trace)
+            if self.replay:
+                self._replayed = payload
             if self.cut_after is not None and self.traces_sent >= self.cut_after:
                 self._send(conn, payload[: len(payload) // 2])
                 self.drop_connections()

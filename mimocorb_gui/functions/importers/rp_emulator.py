@@ -90,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--stall-after", type=int, default=None, help="stop answering after N captures/traces")
     p.add_argument("--close-after", type=int, default=None, help="close the connection after N captures")
+    p.add_argument(
+        "--replay", action="store_true", help="benchmarks: the daq server resends its first trace at once"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log every connection and SCPI error")
     args = p.parse_args(argv)
     logging.basicConfig(
@@ -105,7 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     servers: list = []
     try:
         if not args.no_daq:
-            daq, note = _start_daq(args.daq_port, model=model, seed=args.seed, stall_after=args.stall_after)
+            daq, note = _start_daq(
+                args.daq_port, model=model, seed=args.seed, stall_after=args.stall_after, replay=args.replay
+            )
             servers.append(daq)
             if note:
                 print(f"rp-emulator: {note}", flush=True)

@@ -381,7 +381,14 @@ class Harness:
     """``redpitaya.waveform`` / ``.spectrum`` in a thread, writing into a RingBuffer read here."""
 
     def __init__(
-        self, config, data_length=1000, fields=("IN1", "IN2"), kind="int16", function=None, run_dir="."
+        self,
+        config,
+        data_length=1000,
+        fields=("IN1", "IN2"),
+        kind="int16",
+        function=None,
+        run_dir=".",
+        setup_dir=".",
     ):
         from mimocorb_gui.core.bufferio import BufferIO, StopFlag
         from mimocorb_gui.core.ringbuffer import RingBuffer
@@ -404,6 +411,7 @@ class Harness:
             logger=logger,
             stop_flag=self.stop_flag,
             run_dir=run_dir,
+            setup_dir=setup_dir,
         )
         self.reader = self.rb.reader()
         self.error: BaseException | None = None

@@ -128,7 +128,7 @@ def test_demo_setup_as_shipped_shows_waveform_and_board_spectra(tmp_path):
 def _spectrum_harness(config, tmp_path, fields=("IN1", "IN2")):
     from test_redpitaya_daq import Harness
 
-    return Harness(config, 4096, fields, "int64", redpitaya.spectrum, run_dir=tmp_path)
+    return Harness(config, 4096, fields, "int64", redpitaya.spectrum, run_dir=tmp_path, setup_dir=tmp_path)
 
 
 def test_spectrum_importer_reads_fpga_histograms_until_the_acquisition_time(tmp_path):
@@ -191,3 +191,56 @@ def test_real_board_setups_validate():
         config = yaml.safe_load(text)
         functions = [w.get("function") for w in config["Workers"].values()]
         assert "importers.redpitaya.waveform" in functions or "importers.redpitaya.spectrum" in functions
+
+
+def test_histogram_dock_shows_the_board_spectrum_with_live_and_real_time(qtbot, tmp_path):
+    """The files importers.redpitaya.spectrum writes, in the histogram dock: counts, live and real time."""
+    from mimocorb_gui.core.livehist import LiveHistogramWriter, histogram_dir
+    from mimocorb_gui.functions.importers.rp_spectrum import _write_timers, histogram_specs
+    from mimocorb_gui.ui.docks.histogram import HistogramDock
+
+    folder = histogram_dir(tmp_path, "board_spectrum")
+    counts = np.zeros(4096, dtype=np.int64)
+    counts[2300:2340] = 50
+    with LiveHistogramWriter(folder, histogram_specs(["IN1"])) as writer:
+        writer.counts["IN1"][:] = counts
+    _write_timers(Path(folder), [("IN1", 12.34, 12.5)])
+    dock = HistogramDock("board", "board_spectrum", None)
+    qtbot.addWidget(dock)
+    dock.resize(700, 450)
+    dock.show()
+    dock.run_started(tmp_path)
+    dock.refresh(force=True)
+    text = dock.entries_label.text()
+    assert "2,000 entries" in text and "live 12.3 s, real 12.5 s" in text
+    edges, shown = dock.displayed()
+    assert shown.sum() == 2000 and edges[0] == -0.5 and len(edges) == 4097
+    dock.grab().save(str(tmp_path / "board_spectrum_dock.png"))
+    dock.run_finishing()
+
+
+def test_spectrum_importer_starts_the_pulser_from_its_config(tmp_path):
+    """generator: in the importer's config (spectrum from a .npy file next to the setup): the board counts its pulses."""
+    spectrum = np.zeros(4096)
+    spectrum[800] = 3
+    spectrum[1600] = 1
+    np.save(tmp_path / "pulser.npy", spectrum)
+    with DaqServer(seed=5, model=SignalModel(rate=(10.0, 10.0))) as srv:
+        config = {
+            "ip": "127.0.0.1",
+            "port": srv.port,
+            "interval": 0.25,
+            "duration": 0.5,
+            "min_threshold": 100,
+            "generator": {"rate": 4000, "distribution": "uniform", "fall_time": 1, "spectrum": "pulser.npy"},
+        }
+        with _spectrum_harness(config, tmp_path, fields=("IN1",)) as h:
+            events = h.take(100, timeout=10)
+            h.thread.join(timeout=5)
+        generator = srv.board.regs.generator
+    assert h.error is None, h.error
+    counts = events[-1][1]["IN1"]
+    assert abs(int(counts.sum()) - 2000) <= 15  # 4000/s x 0.5 s of live time (and a few detector pulses)
+    assert abs(counts[780:820].sum() / counts[1580:1620].sum() - 3) < 0.6  # the spectrum's 3 : 1
+    assert generator.rate == 4000 and generator.distribution == 0 and generator.fall == 1
+    assert generator.running is False  # stopped when the client left (keep_pulsing false)

@@ -25,7 +25,6 @@ from mimocorb_gui.functions.importers.rp_daq import (
     SAMPLE_RATES,
     TRIGGER_MODES,
     TRIGGER_SLOPES,
-    check_generator,
 )
 from mimocorb_gui.functions.importers.rp_scpi_waveform import (
     KNOWN_KEYS,
@@ -80,28 +79,16 @@ def validate_config(
 
 def _check_waveform(config, sinks=(), setup_dir=None, **_):
     sink = sinks[0] if sinks else None
-    problems = check_config(config, sink.dtype if sink else None, sink.data_length if sink else None)
-    if (
-        config.get("protocol", "daq") == "daq"
-        and isinstance(config.get("generator"), Mapping)
-        and not problems
-    ):
-        problems += [
-            f"config key {p}" for p in check_generator(config["generator"], "'generator'", setup_dir)
-        ]
-    return problems
+    dtype, length = (sink.dtype, sink.data_length) if sink else (None, None)
+    if config.get("protocol", "daq") == "daq":
+        return rp_daq_waveform.check_config(config, dtype, length, str(setup_dir) if setup_dir else None)
+    return check_config(config, dtype, length)
 
 
 def _check_spectrum(config, sinks=(), setup_dir=None, **_):
     sink = sinks[0] if sinks else None
-    problems = rp_spectrum.check_config(
-        config, sink.dtype if sink else None, sink.data_length if sink else None
-    )
-    if isinstance(config.get("generator"), Mapping) and not problems:
-        problems += [
-            f"config key {p}" for p in check_generator(config["generator"], "'generator'", setup_dir)
-        ]
-    return problems
+    dtype, length = (sink.dtype, sink.data_length) if sink else (None, None)
+    return rp_spectrum.check_config(config, dtype, length, str(setup_dir) if setup_dir else None)
 
 
 @setup_check(_check_waveform)

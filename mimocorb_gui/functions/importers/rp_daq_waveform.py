@@ -43,7 +43,7 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
 
-def common_problems(config: Mapping[str, Any]) -> list[str]:
+def common_problems(config: Mapping[str, Any], folder: str | None = None) -> list[str]:
     """Problems of the connection keys both daq importers share (ip, port, timeout, emulate, generator)."""
     problems: list[str] = []
 
@@ -66,15 +66,18 @@ def common_problems(config: Mapping[str, Any]) -> list[str]:
     if "emulate" in config and not isinstance(config["emulate"], bool):
         bad("emulate", f"{config['emulate']!r} is not allowed (valid: true, false)")
     if config.get("generator") is not None:
-        problems += [f"config key {p}" for p in check_generator(config["generator"], "'generator'")]
+        problems += [f"config key {p}" for p in check_generator(config["generator"], "'generator'", folder)]
     return problems
 
 
 def check_config(
-    config: Mapping[str, Any], dtype: np.dtype | None = None, data_length: int | None = None
+    config: Mapping[str, Any],
+    dtype: np.dtype | None = None,
+    data_length: int | None = None,
+    folder: str | None = None,
 ) -> list[str]:
     """All problems of a daq-protocol waveform config (and its sink), as messages naming the key."""
-    problems = common_problems(config)
+    problems = common_problems(config, folder)
 
     def bad(key: str, message: str) -> None:
         problems.append(f"config key '{key}': {message}")
@@ -135,7 +138,7 @@ def run(buffer_io) -> None:
         return bool(getattr(buffer_io, "stop_requested", False))
 
     def ufunc():
-        problems = check_config(config, example.dtype, n_samples)
+        problems = check_config(config, example.dtype, n_samples, str(buffer_io.setup_dir))
         if problems:
             raise ValueError(f"{WHERE}: " + "; ".join(problems))
         settings = trace_settings(config, n_samples)

@@ -44,7 +44,7 @@ from mimocorb_gui.functions.importers.rp_daq import (
 from mimocorb_gui.functions.importers.rp_daq_waveform import common_problems
 from mimocorb_gui.functions.importers.rp_scpi import RedPitayaError
 
-__all__ = ["TIMERS_FILE", "check_config", "histogram_specs", "run"]
+__all__ = ["TIMERS_FILE", "check_config", "histogram_specs", "read_timers", "run", "timers_text"]
 
 WHERE = "redpitaya.spectrum"
 TIMERS_FILE = "timers.csv"
@@ -55,10 +55,13 @@ def _is_int(v: Any) -> bool:
 
 
 def check_config(
-    config: Mapping[str, Any], dtype: np.dtype | None = None, data_length: int | None = None
+    config: Mapping[str, Any],
+    dtype: np.dtype | None = None,
+    data_length: int | None = None,
+    folder: str | None = None,
 ) -> list[str]:
     """All problems of a spectrum config (and its sink), as messages naming the key and what is valid."""
-    problems = common_problems(config)
+    problems = common_problems(config, folder)
 
     def bad(key: str, message: str) -> None:
         problems.append(f"config key '{key}': {message}")
@@ -133,6 +136,27 @@ def _write_timers(folder: Path, rows: list[tuple[str, float, float]]) -> None:
     os.replace(tmp, folder / TIMERS_FILE)
 
 
+def read_timers(folder: str | Path) -> dict[str, tuple[float, float]]:
+    """``{channel: (live time, real time)}`` from ``timers.csv`` in a histogram folder; empty when there is none."""
+    try:
+        text = (Path(folder) / TIMERS_FILE).read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    out = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        try:
+            out[row["Channel"]] = (float(row["LiveTime"]), float(row["RealTime"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def timers_text(folder: str | Path, channel: str) -> str:
+    """``'live 12.3 s, real 12.4 s'`` for a channel of the board's spectrum, or '' (for the histogram dock)."""
+    times = read_timers(folder).get(channel)
+    return f"live {times[0]:.1f} s, real {times[1]:.1f} s" if times else ""
+
+
 def run(buffer_io) -> None:
     """The read-out loop of ``redpitaya.spectrum`` (see its docstring)."""
     from mimocorb_gui.core.livehist import LiveHistogramWriter, histogram_dir
@@ -149,7 +173,7 @@ def run(buffer_io) -> None:
         return bool(getattr(buffer_io, "stop_requested", False))
 
     def ufunc():
-        problems = check_config(config, example.dtype, int(example.shape[0]))
+        problems = check_config(config, example.dtype, int(example.shape[0]), str(buffer_io.setup_dir))
         if problems:
             raise ValueError(f"{WHERE}: " + "; ".join(problems))
         interval = float(config.get("interval", 1.0))

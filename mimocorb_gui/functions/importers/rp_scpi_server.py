@@ -16,7 +16,11 @@ with ``\\r\\n`` terminations, the way the board does:
 - ``ACQ:SOUR<n>:DATA:STArt:N? <start>,<n>`` reads a window of the circular buffer, as raw ADC
   counts (``ACQ:DATA:Units RAW``) or volts, as ASCII ``{v,v,...}`` or (``ACQ:DATA:FORMAT BIN``)
   an IEEE-488.2 block ``#<n><len><bytes>`` of big-endian int16 (little-endian after
-  ``ACQ:DATA:BYTE:ORDER LEND``).
+  ``ACQ:DATA:BYTE:ORDER LEND``); ``ACQ:SOUR<n>:DATA:OLD:N? <n>`` the oldest n samples (just
+  after the write pointer), ``...:LAT:N? <n>`` the newest n (ending at it);
+- what Red Pitaya's own client ``redpitaya_scpi.scpi`` sends: ``*STB?`` (bit 2 set while the error
+  queue holds entries; its ``check_error`` then pops them with ``SYST:ERR:NEXT?``),
+  ``ACQ:BUF:SIZE?``, ``ACQ:TRig:DLY:NS`` / ``ACQ:TRig:DLY:NS?``.
 
 The signal: each input carries a Poisson train of detector pulses (double exponential, rise
 20 ns, decay 1 us by default) whose heights follow a Cs-137 gamma spectrum (photopeak at 662 keV,
@@ -35,8 +39,7 @@ Fault injection for tests: ``stall_after=N`` (the board stops answering when the
 is armed; the connection stays open), ``close_after=N`` (the connection is closed then), and at
 any time ``server.stall()``, ``server.resume()``, ``server.drop_connections()``.
 
-Run it stand-alone with ``python -m mimocorb_gui.functions.importers.rp_emulator --port 5000``
-(``mimocorb rp-emulator``), or in tests::
+Run it stand-alone with ``mimocorb rp-emulator`` (with the daq server; ``--scpi-port``), or in tests::
 
     with ScpiServer(rate=2000, seed=1) as server:
         scope = RedPitayaScope("127.0.0.1", port=server.port)
@@ -45,17 +48,28 @@ Run it stand-alone with ``python -m mimocorb_gui.functions.importers.rp_emulator
 from __future__ import annotations
 
 import logging
-import re
 import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from mimocorb_gui.functions.importers.rp_scpi_board import DECIMATIONS, FULL_SCALE_V, ScpiBoard
+from mimocorb_gui.functions.importers.rp_scpi_parser import (
+    E_ILLEGAL_PARAMETER,
+    E_MISSING_PARAMETER,
+    E_QUEUE_OVERFLOW,
+    E_UNDEFINED_HEADER,
+    Node,
+    ScpiError,
+    compile_pattern,
+    ieee_block,
+    is_start,
+    match,
+    split_commands,
+)
 from mimocorb_gui.functions.importers.rp_signal import BUFFER_SIZE, SignalModel
 
 __all__ = ["ScpiServer"]
@@ -65,76 +79,6 @@ log = logging.getLogger("mimocorb.rp_emulator")
 IDN = "REDPITAYA,INSTR2014,EMULATOR,mimocorb_gui"
 TRIGGER_SOURCES = ("DISABLED", "NOW", "CH1_PE", "CH1_NE", "CH2_PE", "CH2_NE", "EXT_PE", "EXT_NE")
 ERROR_QUEUE_LENGTH = 16
-
-# SCPI error codes (IEEE 488.2 / SCPI-99), as scpi-parser reports them
-E_COMMAND = (-100, "Command error")
-E_MISSING_PARAMETER = (-109, "Missing parameter")
-E_UNDEFINED_HEADER = (-113, "Undefined header")
-E_ILLEGAL_PARAMETER = (-224, "Illegal parameter value")
-E_QUEUE_OVERFLOW = (-350, "Queue overflow")
-
-
-@dataclass
-class _Node:
-    short: str
-    long: str
-    numeric: bool = False
-    optional: bool = False
-
-    def match(self, word: str) -> tuple[bool, int | None]:
-        num = None
-        if self.numeric:
-            m = re.fullmatch(r"([A-Za-z_*]+)(\d*)", word)
-            if not m:
-                return False, None
-            word, digits = m.group(1), m.group(2)
-            num = int(digits) if digits else 1
-        w = word.upper()
-        return (w == self.short or w == self.long), num
-
-
-def _compile(pattern: str) -> tuple[list[_Node], bool]:
-    query = pattern.endswith("?")
-    body = pattern[:-1] if query else pattern
-    nodes: list[_Node] = []
-    for part in re.findall(r"\[:[^\]]+\]|[^:\[\]]+", body):
-        optional = part.startswith("[")
-        word = part.strip("[]:")
-        numeric = word.endswith("#")
-        word = word.rstrip("#")
-        short = "".join(c for c in word if c.isupper() or c.isdigit() or c in "*_")
-        nodes.append(
-            _Node(short=short or word.upper(), long=word.upper(), numeric=numeric, optional=optional)
-        )
-    return nodes, query
-
-
-def _match(nodes: list[_Node], words: list[str]) -> tuple[bool, list[int]]:
-    nums: list[int] = []
-
-    def rec(i: int, j: int) -> bool:
-        if i == len(nodes):
-            return j == len(words)
-        node = nodes[i]
-        if j < len(words):
-            ok, num = node.match(words[j])
-            if ok:
-                if num is not None:
-                    nums.append(num)
-                if rec(i + 1, j + 1):
-                    return True
-                if num is not None:
-                    nums.pop()
-        return node.optional and rec(i + 1, j)
-
-    return rec(0, 0), nums
-
-
-class _ScpiError(Exception):
-    def __init__(self, code: tuple[int, str], detail: str = "") -> None:
-        super().__init__(code[1])
-        self.code = code
-        self.detail = detail
 
 
 class _Session:
@@ -194,7 +138,7 @@ class _Session:
         srv._record(line)
         outputs: list[bytes] = []
         path: list[str] = []
-        for segment in _split_commands(line):
+        for segment in split_commands(line):
             segment = segment.strip()
             if not segment:
                 continue
@@ -207,7 +151,7 @@ class _Session:
                 words = path + header.split(":")
             if not header.startswith("*"):
                 path = words[:-1]
-            if _is_start(words):
+            if is_start(words):
                 fault = srv._capture_started()
                 if fault == "stall":
                     return True
@@ -215,7 +159,7 @@ class _Session:
                     return False
             try:
                 out = self.execute(words, [p.strip() for p in params.split(",")] if params.strip() else [])
-            except _ScpiError as e:
+            except ScpiError as e:
                 self.push_error(e.code)
                 log.debug("SCPI error %s for %r %s", e.code, segment, e.detail)
                 continue
@@ -237,12 +181,12 @@ class _Session:
                 words = words[:-1] + [words[-1][:-1]]
             for nodes, is_query, handler in self.commands:
                 if is_query == query:
-                    ok, nums = _match(nodes, words)
+                    ok, nums = match(nodes, words)
                     if ok:
                         hit = self._dispatch[key] = (handler, nums)
                         break
             else:
-                raise _ScpiError(E_UNDEFINED_HEADER, ":".join(words))
+                raise ScpiError(E_UNDEFINED_HEADER, ":".join(words))
         handler, nums = hit
         return handler(nums, params)
 
@@ -250,14 +194,14 @@ class _Session:
     @staticmethod
     def _param(params: list[str], i: int) -> str:
         if i >= len(params) or not params[i]:
-            raise _ScpiError(E_MISSING_PARAMETER)
+            raise ScpiError(E_MISSING_PARAMETER)
         return params[i]
 
     def _int(self, params: list[str], i: int) -> int:
         try:
             return int(float(self._param(params, i)))
         except ValueError:
-            raise _ScpiError(E_ILLEGAL_PARAMETER) from None
+            raise ScpiError(E_ILLEGAL_PARAMETER) from None
 
     def _float_volts(self, params: list[str], i: int) -> float:
         p = self._param(params, i).upper().replace(" ", "")
@@ -269,19 +213,19 @@ class _Session:
         try:
             return float(p) * factor
         except ValueError:
-            raise _ScpiError(E_ILLEGAL_PARAMETER) from None
+            raise ScpiError(E_ILLEGAL_PARAMETER) from None
 
     def _choice(self, params: list[str], i: int, choices: Sequence[str]) -> str:
         p = self._param(params, i).upper()
         if p not in choices:
-            raise _ScpiError(E_ILLEGAL_PARAMETER, f"{p} not in {choices}")
+            raise ScpiError(E_ILLEGAL_PARAMETER, f"{p} not in {choices}")
         return p
 
     @staticmethod
     def _channel(nums: list[int]) -> int:
         ch = nums[0] if nums else 1
         if ch not in (1, 2):
-            raise _ScpiError(E_ILLEGAL_PARAMETER, f"channel {ch}")
+            raise ScpiError(E_ILLEGAL_PARAMETER, f"channel {ch}")
         return ch - 1
 
     # -- results ---------------------------------------------------------------------------
@@ -297,17 +241,17 @@ class _Session:
         if self.units == "RAW":
             if self.binary:
                 payload = raw.astype(">i2" if self.big_endian else "<i2").tobytes()
-                return _ieee_block(payload)
+                return ieee_block(payload)
             return ("{" + ",".join(map(str, raw.tolist())) + "}").encode()
         volts = raw.astype(np.float32) * np.float32(FULL_SCALE_V[board.state.gain[ch]] / 8192.0)
         if self.binary:
-            return _ieee_block(volts.astype(">f4" if self.big_endian else "<f4").tobytes())
+            return ieee_block(volts.astype(">f4" if self.big_endian else "<f4").tobytes())
         return ("{" + ",".join(f"{v:f}" for v in volts.tolist()) + "}").encode()
 
     # -- command table ---------------------------------------------------------------------
     def _command_table(
         self,
-    ) -> list[tuple[list[_Node], bool, Callable[[list[int], list[str]], bytes | None]]]:
+    ) -> list[tuple[list[Node], bool, Callable[[list[int], list[str]], bytes | None]]]:
         b = self.board
         st = lambda: b.state  # noqa: E731 - the state object is replaced by ACQ:RST
 
@@ -344,14 +288,14 @@ class _Session:
         def dec(nums, params):
             value = self._int(params, 0)
             if value not in DECIMATIONS:
-                raise _ScpiError(E_ILLEGAL_PARAMETER, f"decimation {value}")
+                raise ScpiError(E_ILLEGAL_PARAMETER, f"decimation {value}")
             with b.lock:
                 st().decimation = value
 
         def avg(nums, params):
             p = self._param(params, 0).upper()
             if p not in ("ON", "OFF", "1", "0"):
-                raise _ScpiError(E_ILLEGAL_PARAMETER)
+                raise ScpiError(E_ILLEGAL_PARAMETER)
             with b.lock:
                 st().averaging = p in ("ON", "1")
 
@@ -364,7 +308,7 @@ class _Session:
         def dly(nums, params):
             value = self._int(params, 0) if params else 0
             if not -(BUFFER_SIZE // 2) <= value <= 2**31 - 1:
-                raise _ScpiError(E_ILLEGAL_PARAMETER, f"delay {value}")
+                raise ScpiError(E_ILLEGAL_PARAMETER, f"delay {value}")
             with b.lock:
                 st().trigger_delay = min(value, BUFFER_SIZE // 2)
 
@@ -403,14 +347,14 @@ class _Session:
             ch = self._channel(nums)
             start, n = self._int(params, 0), self._int(params, 1)
             if not (0 <= start < BUFFER_SIZE and 1 <= n <= BUFFER_SIZE):
-                raise _ScpiError(E_ILLEGAL_PARAMETER, f"start {start} size {n}")
+                raise ScpiError(E_ILLEGAL_PARAMETER, f"start {start} size {n}")
             return self._samples(ch, start, n)
 
         def data_start_end(nums, params):
             ch = self._channel(nums)
             start, end = self._int(params, 0), self._int(params, 1)
             if not (0 <= start < BUFFER_SIZE and 0 <= end < BUFFER_SIZE):
-                raise _ScpiError(E_ILLEGAL_PARAMETER, f"start {start} end {end}")
+                raise ScpiError(E_ILLEGAL_PARAMETER, f"start {start} end {end}")
             return self._samples(ch, start, (end - start) % BUFFER_SIZE + 1)
 
         def data_all(nums, params):
@@ -421,7 +365,7 @@ class _Session:
             ch = self._channel(nums)
             n = self._int(params, 0)
             if not 1 <= n <= BUFFER_SIZE:
-                raise _ScpiError(E_ILLEGAL_PARAMETER, f"size {n}")
+                raise ScpiError(E_ILLEGAL_PARAMETER, f"size {n}")
             return self._samples(
                 ch, (b.wpos() + 1) % BUFFER_SIZE, n
             )  # the oldest n: just after the write pointer
@@ -430,7 +374,7 @@ class _Session:
             ch = self._channel(nums)
             n = self._int(params, 0)
             if not 1 <= n <= BUFFER_SIZE:
-                raise _ScpiError(E_ILLEGAL_PARAMETER, f"size {n}")
+                raise ScpiError(E_ILLEGAL_PARAMETER, f"size {n}")
             return self._samples(ch, (b.wpos() + 1 - n) % BUFFER_SIZE, n)  # the newest n, ending at it
 
         def status_byte(nums, params):
@@ -487,39 +431,7 @@ class _Session:
             ("ACQ:SOUR#:DATA?", data_all),
             ("ACQ:BUF:SIZE?", text(lambda: BUFFER_SIZE)),
         ]
-        return [(*_compile(pattern), handler) for pattern, handler in table]
-
-
-def _split_commands(line: str) -> list[str]:
-    """Split a message at ``;`` outside quotes."""
-    out, cur, quote = [], [], ""
-    for c in line:
-        if quote:
-            cur.append(c)
-            if c == quote:
-                quote = ""
-        elif c in "\"'":
-            quote = c
-            cur.append(c)
-        elif c == ";":
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(c)
-    out.append("".join(cur))
-    return out
-
-
-_START_NODES = _compile("ACQ:START")[0]
-
-
-def _is_start(words: list[str]) -> bool:
-    return _match(_START_NODES, words)[0]
-
-
-def _ieee_block(payload: bytes) -> bytes:
-    n = str(len(payload))
-    return b"#" + str(len(n)).encode() + n.encode() + payload
+        return [(*compile_pattern(pattern), handler) for pattern, handler in table]
 
 
 # ----------------------------------------------------------------------------------------------

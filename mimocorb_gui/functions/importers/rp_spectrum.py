@@ -219,13 +219,14 @@ def run(buffer_io) -> None:
                     time.sleep(min(0.05, max(next_read - time.monotonic(), 0)))
                 t0 = time.monotonic()
                 status = rp.status()
+                real = time.monotonic() - t_start  # after the reply: never less than the board's live time
                 event = np.zeros(example.shape, dtype=example.dtype)
                 rows = []
                 for name in channels:
                     counts = rp.histogram(INPUTS[name])
                     event[name] = counts
                     writer.counts[name][:] = counts
-                    rows.append((name, status["timers"][INPUTS[name]], t0 - t_start))
+                    rows.append((name, status["timers"][INPUTS[name]], real))
                 writer.flush()
                 _write_timers(folder, rows)
                 importer.add_deadtime(time.monotonic() - t0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import logging
 import shutil
+import socket
 import time
 from pathlib import Path
 
@@ -244,3 +245,49 @@ def test_spectrum_importer_starts_the_pulser_from_its_config(tmp_path):
     assert abs(counts[780:820].sum() / counts[1580:1620].sum() - 3) < 0.6  # the spectrum's 3 : 1
     assert generator.rate == 4000 and generator.distribution == 0 and generator.fall == 1
     assert generator.running is False  # stopped when the client left (keep_pulsing false)
+
+
+def _demo_copy(tmp_path: Path, **overrides) -> Path:
+    target = tmp_path / "redpitaya_demo"
+    shutil.copytree(SETUPS / "redpitaya_demo", target, ignore=shutil.ignore_patterns("runs"))
+    cfg = yaml.safe_load((target / "redpitaya.yaml").read_text())
+    cfg.update(overrides)
+    (target / "redpitaya.yaml").write_text(yaml.safe_dump(cfg))
+    return target / "setup.yaml"
+
+
+def test_run_board_silent_mid_run_ends_in_order_everything_kept(tmp_path):
+    """The daq board stops sending after 40 traces: the run ends by itself within seconds, all 40 kept."""
+    from mimocorb_gui.core.mimofile import read_mimo
+
+    with DaqServer(seed=5, model=SignalModel(rate=(3000.0, 3000.0)), stall_after=40) as srv:
+        run = _run(_demo_copy(tmp_path, emulate=False, port=srv.port, timeout=0.5, set_size=8), tmp_path)
+        try:
+            run_dir = run.start()
+            t0 = time.monotonic()
+            assert run.wait(20), _log(run)
+            ended_after = time.monotonic() - t0
+            stats = run.stats()
+        finally:
+            run.close()
+    errors = _log(run, logging.ERROR)
+    assert "sent nothing for 0.5 s" in errors and "stopping after 40 events (all kept)" in errors
+    assert ended_after < 12
+    assert stats.buffers["waveforms"].stats.events_written == 40
+    metadata, _, _ = read_mimo(run_dir / "pulse_heights.mimo")
+    assert len(metadata) == stats.buffers["pulse_heights"].stats.events_written > 0
+
+
+def test_run_board_unreachable_ends_with_clear_error(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = _run(_demo_copy(tmp_path, emulate=False, port=port, timeout=1), tmp_path)
+    try:
+        run.start()
+        t0 = time.monotonic()
+        assert run.wait(15), _log(run)
+        assert time.monotonic() - t0 < 10
+    finally:
+        run.close()
+    assert f"cannot reach the Red Pitaya daq server at 127.0.0.1:{port}" in _log(run, logging.ERROR)

@@ -95,7 +95,7 @@ def test_run_board_stops_answering_ends_in_order(tmp_path):
     from mimocorb_gui.core.mimofile import read_mimo
 
     with EmulatorServer(rate=3000, seed=5, stall_after=40) as srv:
-        run = _run(_demo_copy(tmp_path, protocol="scpi", emulate=False, port=srv.port, timeout=0.5), tmp_path)
+        run = _run(_demo_copy(tmp_path, protocol="scpi", emulate=False, port=srv.port, timeout=1.5), tmp_path)
         try:
             run_dir = run.start()
             t0 = time.monotonic()

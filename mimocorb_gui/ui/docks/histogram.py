@@ -35,6 +35,7 @@ from mimocorb_gui.core.analysis import (
     RunTimes,
     Spectrum,
     guess_model,
+    read_run_times,
     rebin,
 )
 from mimocorb_gui.ui.docks.base import EmptyState, MonitorDock, axis_label, fast_plot_item
@@ -44,7 +45,7 @@ from mimocorb_gui.ui.docks.histogram_regions import RegionsTable
 from mimocorb_gui.ui.docks.histogram_runs import CalibrationAndRuns
 from mimocorb_gui.ui.docks.histogram_save import ResultsSaving
 from mimocorb_gui.ui.docks.histogram_settings import REBIN_FACTORS, HistogramSettings
-from mimocorb_gui.ui.docks.run_access import FinishedRun, HistogramFeed, finished_run
+from mimocorb_gui.ui.docks.run_access import FinishedRun, HistogramFeed, board_times, finished_run
 
 __all__ = ["HistogramDock", "HistogramFeed"]
 
@@ -269,11 +270,9 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, HistogramS
         self.timer.stop()
         if run_dir is not None:
             self.run_dir = Path(run_dir)
-            if math.isfinite(self.times.real):
-                try:
-                    self.times.write(self.run_dir)  # a reopened run gets its live time back
-                except OSError:
-                    log.warning("cannot write run times into %s", self.run_dir, exc_info=True)
+            written = read_run_times(self.run_dir)  # core.run wrote the final figures when it ended
+            if math.isfinite(written.real):
+                self.times = written
             feed = HistogramFeed(self.run_dir, self.buffer)
             final = feed.read()  # the exporter's final counts
             feed.close()
@@ -358,6 +357,14 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, HistogramS
         """Bin edges in the field's shown unit (its ``units`` scale; the files keep the raw values)."""
         return np.asarray(edges, dtype=float) * self.scales.get(channel or self.channel, 1.0)
 
+    def channel_times(self) -> RunTimes:
+        """Live and real time of the channel shown: the source's own timers where it has them, else the run's."""
+        if self.run_dir is not None:
+            board = board_times(self.run_dir, self.buffer, self.channel)
+            if board is not None:
+                return board
+        return self.times
+
     def to_display(self, x):
         cal = self.calibration
         return cal(x) if cal is not None else x
@@ -372,8 +379,8 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, HistogramS
         if entry is None:
             return None
         edges, counts = rebin(self.scaled(entry[0]), entry[1], self.rebin_factor)
-        return Spectrum(edges, counts, self.channel, self.units.get(self.channel, ""), self.times.live,
-                        self.times.real)  # fmt: skip
+        return Spectrum(edges, counts, self.channel, self.units.get(self.channel, ""),
+                        self.channel_times().live, self.channel_times().real)  # fmt: skip
 
     def displayed(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(edges, counts) as shown: rebinned, background subtracted, x calibrated; or None."""

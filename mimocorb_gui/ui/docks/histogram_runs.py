@@ -104,8 +104,9 @@ class CalibrationAndRuns:
             return
         e, c = rebin(self.scaled(entry[0]), entry[1], self.rebin_factor)
         scale = 1.0
-        if self.times.live > 0 and self.overlay.times.live > 0:
-            scale = self.times.live / self.overlay.times.live
+        live = self.channel_times().live
+        if live > 0 and self.overlay.times.live > 0:
+            scale = live / self.overlay.times.live
             self._overlay_note = f" (scaled ×{scale:.3g} to this live time)"
         self.overlay_curve.setData(np.asarray(self.to_display(e), float), c.astype(float) * scale)
 
@@ -113,10 +114,14 @@ class CalibrationAndRuns:
         text = f"{in_range:,} entries"
         if total > in_range:
             text += f" ({total - in_range:,} outside the range)"
-        t = self.times
-        if math.isfinite(t.real):
+        t = self.channel_times()
+        if t is not self.times:  # the source's own timers (Red Pitaya spectrum importer)
+            text += f"; board timers: live {t.live:.1f} s, real {t.real:.1f} s"
+        elif math.isfinite(t.real):
             text += f" · real time {t.real:.1f} s"
-        if math.isfinite(t.live):
+        if t is not self.times and t.live > 0:
+            text += f" · {in_range / t.live:.4g} ± {math.sqrt(in_range) / t.live:.2g} /s (per live s)"
+        elif math.isfinite(t.live):
             dead = 100 * (1 - t.live / t.real) if t.real > 0 else 0.0
             text += f" · live time {t.live:.1f} s ({dead:.1f} % dead)"
             if t.live > 0:

@@ -23,8 +23,8 @@ class ResultsSaving:
         """One row per region (and its fit for the selected one), in display units."""
         rows = []
         base = {"setup": self.setup_name, "run": self.run_dir.name if self.run_dir else "", "buffer": self.buffer,
-                "channel": self.channel, "unit": self.unit, "live_time_s": self.times.live,
-                "real_time_s": self.times.real}  # fmt: skip
+                "channel": self.channel, "unit": self.unit, "live_time_s": self.channel_times().live,
+                "real_time_s": self.channel_times().real}  # fmt: skip
         current = self.regions.current()
         for r in self.regions.regions:
             s = r.figures
@@ -33,8 +33,11 @@ class ResultsSaving:
                 row.update(gross=s.gross, gross_error=s.gross_error, net=s.net, net_error=s.net_error,
                            centroid=s.centroid, centroid_error=s.centroid_error, fwhm=s.fwhm,
                            resolution=s.resolution)  # fmt: skip
-                if self.times.live > 0:
-                    row.update(net_rate=s.net / self.times.live, net_rate_error=s.net_error / self.times.live)
+                if self.channel_times().live > 0:
+                    row.update(
+                        net_rate=s.net / self.channel_times().live,
+                        net_rate_error=s.net_error / self.channel_times().live,
+                    )
             if r is current and self._fit is not None:
                 row.update({f"fit_{k}": v for k, v in self._fit.as_dict().items() if k not in ("lo", "hi")})
             rows.append(row)

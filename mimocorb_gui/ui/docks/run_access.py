@@ -23,6 +23,7 @@ from mimocorb_gui.core.mimofile import MimoFormatError, MimoReader
 
 __all__ = [
     "FinishedRun",
+    "board_times",
     "HistogramFeed",
     "RecordedEvents",
     "finished_run",
@@ -203,6 +204,20 @@ class RecordedEvents:
 
     def close(self) -> None:
         self.reader.close()
+
+
+def board_times(run_dir: str | Path, buffer: str, channel: str) -> RunTimes | None:
+    """Live and real time a source measured itself (the Red Pitaya spectrum importer's ``timers.csv``)."""
+    from mimocorb_gui.functions.importers.rp_spectrum import read_timers
+
+    try:
+        times = read_timers(Path(run_dir) / f"Histograms_{buffer}").get(channel)
+    except (OSError, ValueError):
+        return None
+    if not times:
+        return None
+    live, real = (float(v) for v in times)
+    return RunTimes(real, real - live)
 
 
 def run_texts(run_dir: str | Path) -> dict[str, str]:

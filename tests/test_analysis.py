@@ -343,3 +343,13 @@ def test_decay_region_skips_the_minimum_delay_and_the_empty_tail():
     from mimocorb_gui.core.analysis import format_value
 
     assert format_value(1.6e-7, 0.71) == "0.00 ± 0.71" and format_value(2.297, 0.076) == "2.297 ± 0.076"
+
+
+def test_region_of_background_subtracted_counts_uses_their_variance():
+    edges = np.linspace(0, 1, 11)
+    s = Spectrum(edges, np.full(10, 10), live_time=10.0)
+    b = Spectrum(edges, np.full(10, 40), live_time=20.0)  # scaled ×0.5: 20 per bin, more than s
+    net, err = subtract_background(s, b)
+    r = region_sum(edges, net, 0, 1, err**2)
+    assert r.gross == pytest.approx(-100) and r.gross_error == pytest.approx(np.sqrt((err**2).sum()))
+    assert r.net_error > r.gross_error  # plus the end-bin background estimate

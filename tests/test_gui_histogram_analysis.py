@@ -213,3 +213,35 @@ def test_field_unit_and_scale_from_the_setup_are_used_by_axis_regions_and_fit(qt
     assert r.lo < 661.66 < r.hi
     assert dock.fit.ok and dock.fit["centre"].value == pytest.approx(661.66, rel=0.01)
     assert "keV" in dock.result.text() and "keV" in dock.region_table.horizontalHeaderItem(1).text()
+
+
+def test_run_pickers_regions_toggle_and_calibration_removal_by_their_actions(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    values = {"peak_heights": gamma_heights(4000, seed=7)}
+    here = write_run(tmp_path / "here", "PulseHeights", GAMMA_BINS, values, RunTimes(100.0, 0.0))
+    other = write_run(tmp_path / "other", "PulseHeights", GAMMA_BINS, values, RunTimes(50.0, 0.0))
+    dock = make_dock(qtbot, "PulseHeights", GAMMA_BINS)
+    dock.open_run(here)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(other))
+    dock.actions["overlay"].trigger()
+    assert dock.overlay is not None and dock.overlay_curve.yData.sum() == pytest.approx(2 * 4000, rel=0.01)
+    dock.actions["background"].trigger()
+    assert dock.background is not None and abs(dock.displayed()[1].sum() + 4000) < 50  # 4000 − 2 × 4000
+    dock.actions["clear_runs"].trigger()
+    dock.actions["region"].trigger()  # off: regions and fit curve hidden
+    assert not dock.regions.regions[0].item.isVisible() and not dock.fit_curve.isVisible()
+    dock.actions["region"].trigger()
+    assert dock.regions.regions[0].item.isVisible()
+    dialog = dock.open_calibration()
+    dialog.add_point(0.356, 356.0)
+    dialog.add_point(0.511, 511.0)
+    dialog.add_point(0.6617, 661.66)
+    dialog.points.selectRow(2)
+    dialog.actions["remove_point"].trigger()
+    assert dialog.points.rowCount() == 2
+    dialog.actions["apply"].trigger()
+    assert dock.calibration is not None
+    again = dock.open_calibration()
+    again.actions["clear"].trigger()  # Remove calibration: raw values again
+    assert dock.calibration is None and dock.plot.getAxis("bottom").labelText == "peak_heights"

@@ -68,8 +68,12 @@ def _empty(lo: float, hi: float, first: int, last: int) -> RegionSum:
     return RegionSum(lo, hi, first, last, 0.0, 0.0, 0.0, 0.0, 0.0, nan, nan, nan)
 
 
-def region_sum(edges, counts, lo: float, hi: float) -> RegionSum:
-    """Gross and net counts of a region above a linear background estimated at its ends."""
+def region_sum(edges, counts, lo: float, hi: float, variance=None) -> RegionSum:
+    """Gross and net counts of a region above a linear background estimated at its ends.
+
+    Uncertainties are Poisson (variance = counts) unless ``variance`` per bin is given (a
+    background-subtracted spectrum, whose counts may be negative).
+    """
     edges = np.asarray(edges, dtype=float)
     counts = np.asarray(counts, dtype=float)
     lo, hi = (float(lo), float(hi)) if lo <= hi else (float(hi), float(lo))
@@ -77,6 +81,7 @@ def region_sum(edges, counts, lo: float, hi: float) -> RegionSum:
     if last < first:
         return _empty(lo, hi, first, last)
     sel = counts[first : last + 1]
+    var = np.clip(sel if variance is None else np.asarray(variance, dtype=float)[first : last + 1], 0.0, None)
     x = centres(edges)[first : last + 1]
     gross = float(sel.sum())
     n = len(sel)
@@ -88,12 +93,13 @@ def region_sum(edges, counts, lo: float, hi: float) -> RegionSum:
         bg_bins = left + slope * (x - x_left)
         background = float(bg_bins.sum())
         # background = n*(left+right)/2 for equal bins; each end mean has var = sum / k**2
-        var_bg = (n / 2.0) ** 2 * (sel[:k].sum() + sel[-k:].sum()) / k**2
+        var_bg = (n / 2.0) ** 2 * (var[:k].sum() + var[-k:].sum()) / k**2
     else:
         bg_bins = np.zeros(n)
         background, var_bg = 0.0, 0.0
     net = gross - background
-    net_error = math.sqrt(max(gross, 0.0) + var_bg)
+    var_gross = float(var.sum())
+    net_error = math.sqrt(var_gross + var_bg)
     above = sel - bg_bins
     weights = above if above.sum() > 0 and net > 0 else sel
     weights = np.clip(weights, 0.0, None)
@@ -104,7 +110,7 @@ def region_sum(edges, counts, lo: float, hi: float) -> RegionSum:
     else:
         centroid = centroid_error = math.nan
     fwhm = _fwhm(x, above) if n >= 3 else math.nan
-    return RegionSum(lo, hi, first, last, gross, math.sqrt(max(gross, 0.0)), background, net, net_error,
+    return RegionSum(lo, hi, first, last, gross, math.sqrt(var_gross), background, net, net_error,
                      centroid, centroid_error, fwhm)  # fmt: skip
 
 

@@ -77,7 +77,9 @@ class RegionsAndFit:
             return
         edges, counts = shown
         for r in self.regions.regions:
-            r.figures = region_sum(edges, counts, self.to_display(r.lo), self.to_display(r.hi))
+            r.figures = region_sum(
+                edges, counts, self.to_display(r.lo), self.to_display(r.hi), self._variance
+            )
         self.regions.show_figures(self.unit)
         current = self.regions.current()
         model = self.fit_panel.model

@@ -86,7 +86,7 @@ def write_sender(
     path.write_text(
         textwrap.dedent(
             f"""\
-            RunInfo: {{target_directory: runs}}
+            target_directory: runs
             Buffers:
               Raw: {{slot_count: {slot_count}, data_length: {length}, data_dtype: {dtype}}}
             Workers:
@@ -121,7 +121,7 @@ def write_receiver(
     path.write_text(
         textwrap.dedent(
             f"""\
-            RunInfo: {{target_directory: runs}}
+            target_directory: runs
             Buffers:
               Received: {{slot_count: 64, data_length: {length}, data_dtype: {dtype}}}
             Workers:

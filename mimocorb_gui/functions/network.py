@@ -118,7 +118,7 @@ def send(buffer_io: BufferIO) -> None:
         Bind the address here and let the receiver connect (default: the receiver binds and every
         sending process connects, so many senders fan in to one receiver).
     lossy : bool, optional (default=False)
-        Publish instead of push: never wait for the receiver, count dropped events.
+        Never wait for the receiver: an event that finds the network queue full is dropped and counted.
     heartbeat : float, optional (default=1)
         Seconds between heartbeats while no event is sent; the receiver counts a sender silent for
         three heartbeats as vanished.
@@ -228,7 +228,7 @@ def receive(buffer_io: BufferIO) -> None:
     senders : int, optional (default=1)
         Number of sending processes (all workers, all machines) whose end of stream ends this one.
     lossy : bool, optional (default=False)
-        Subscribe to a lossy sender (lossy: true there); events lost in transit are counted.
+        The senders are lossy (lossy: true there): a sender joining late is not an error; gaps are counted.
     heartbeat : float, optional (default=1)
         The senders' heartbeat interval; a sender silent for three of them counts as vanished.
     keys : str, optional

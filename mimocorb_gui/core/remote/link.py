@@ -5,8 +5,10 @@ Invariants:
 - Lossless (default): DEALER -> ROUTER (a PUSH/PULL with a way back) with small high-water marks. A
   sender whose receiver is slow or absent blocks in ``send`` (its source buffer fills, the importer upstream accumulates dead time,
   as with a full ring buffer). Each event arrives once; the events of one sender arrive in order.
-- Lossy (``lossy=True``): PUB -> SUB. ``send`` never blocks: an event that finds the queue full is
-  dropped and counted by the sender; the receiver counts the gaps in each sender's sequence numbers.
+- Lossy (``lossy=True``): the same sockets, but ``send`` never blocks: an event that finds the queue
+  full is dropped and counted by the sender (it takes no sequence number); the receiver counts any
+  gap in a sender's sequence numbers as lost in transit. (PUB/SUB was the first choice; with libzmq
+  4.3.5 a SUB that binds received nothing from a PUB that connects, and the receiver binds here.)
 - By default the receiver binds and every sender connects, so many sending processes fan in to one
   receiver; ``bind`` on the sender reverses the roles.
 - End of stream is counted: the receiver knows how many senders it expects (``senders``) and its
@@ -83,13 +85,9 @@ class EventSender:
         self._last_send = time.monotonic()
         self._pending: collections.deque = collections.deque()
         self._ctx = _context()
-        sock = self._ctx.socket(zmq.PUB if lossy else zmq.DEALER)
+        sock = self._ctx.socket(zmq.DEALER)
         sock.linger = 0
-        if lossy:
-            sock.sndhwm = LOSSY_HWM
-            sock.setsockopt(zmq.XPUB_NODROP, 1)  # a full queue says so (EAGAIN) instead of dropping silently
-        else:
-            sock.sndhwm = LOSSLESS_HWM
+        sock.sndhwm = LOSSY_HWM if lossy else LOSSLESS_HWM
         self._auth = None
         try:
             self._auth = secure_socket(sock, address, bind, keys, server_key, where)
@@ -152,6 +150,7 @@ class EventSender:
             try:
                 tracker = self.sock.send_multipart(frames, zmq.NOBLOCK, copy=False, track=track)
             except zmq.Again:
+                self.sequence -= 1  # not sent: the receiver counts only what was lost on the way
                 self.dropped += 1
                 if release is not None:
                     release()
@@ -198,7 +197,7 @@ class EventSender:
     def end(self, timeout: float) -> bool:
         """Send end of stream and (lossless) wait for the receiver's acknowledgement, up to ``timeout`` s.
 
-        True once the receiver has everything (lossy: once END was queued).
+        True once the receiver has everything before it.
         """
         self._release_done(0)
         deadline = time.monotonic() + timeout
@@ -208,8 +207,6 @@ class EventSender:
             self.sock.send_multipart([self._header(wire.END), b"", b""], zmq.NOBLOCK)
         except zmq.Again:
             return False
-        if self.lossy:
-            return True
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not self.sock.poll(int(remaining * 1000), zmq.POLLIN):
@@ -275,15 +272,13 @@ class EventReceiver:
         self._done: set[int] = set()
         self._next_check = 0.0
         self._ctx = _context()
-        sock = self._ctx.socket(zmq.SUB if lossy else zmq.ROUTER)
+        sock = self._ctx.socket(zmq.ROUTER)
         # linger also decides whether a disconnected sender's queued messages are still delivered:
         # with 0 they are discarded when its connection ends (libzmq terminates the pipe at once)
         sock.linger = 1000
         sock.rcvhwm = LOSSY_HWM if lossy else LOSSLESS_HWM
         # a frame far larger than an event is cut off by ZeroMQ before it takes memory
         sock.maxmsgsize = max(self._data_bytes, 4096 + wire.MAX_DTYPE_TEXT) + 65536
-        if lossy:
-            sock.setsockopt(zmq.SUBSCRIBE, b"")
         self._auth = None
         try:
             self._auth = secure_socket(sock, address, bind, keys, server_key, where)
@@ -332,7 +327,7 @@ class EventReceiver:
         while True:
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
-                peer = None if self.lossy else frames.pop(0).bytes  # ROUTER: the sender's routing id
+                peer = frames.pop(0).bytes  # ROUTER: the sender's routing id
             except zmq.Again:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not sock.poll(int(remaining * 1000), zmq.POLLIN):

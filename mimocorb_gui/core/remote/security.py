@@ -6,7 +6,7 @@
   ``InsecureAddress`` saying how to make keys.
 - A keys directory holds this side's pair ``mimocorb.key`` (public, give it to the other side)
   and ``mimocorb.key_secret`` (keep it), and ``allowed_keys``: the public keys (Z85 text, one per
-  line, ``#`` comments) of the machines allowed to connect to a socket this side binds.
+  line, ``#`` starts a comment line) of the machines allowed to connect to a socket this side binds.
 - The binding side is the CurveZMQ server (a ZAP authenticator admits only the allowed keys); the
   connecting side is a client and must know the server's public key (``server_key``).
 """
@@ -78,7 +78,7 @@ def make_keys(directory: Path | str) -> tuple[Path, Path]:
     """Create ``mimocorb.key`` / ``mimocorb.key_secret`` and an empty ``allowed_keys`` in ``directory``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    public, secret = directory / PUBLIC_FILE, directory / SECRET_FILE
+    secret = directory / SECRET_FILE
     if secret.exists():
         raise KeyProblem(f"{secret} exists already; remove it first to make a new pair")
     pub_tmp, sec_tmp = zmq.auth.create_certificates(str(directory), "mimocorb")
@@ -100,7 +100,7 @@ def _public_key_of(path: Path) -> bytes:
 
 
 def read_allowed_keys(path: Path | str) -> list[bytes]:
-    """The Z85 public keys listed in an ``allowed_keys`` file (blank lines and ``#`` comments skipped)."""
+    """The Z85 public keys listed in an ``allowed_keys`` file (blank lines and ``#`` comment lines skipped)."""
     path = Path(path)
     try:
         lines = path.read_text().splitlines()
@@ -108,7 +108,10 @@ def read_allowed_keys(path: Path | str) -> list[bytes]:
         raise KeyProblem(f"cannot read allowed keys {path}: {exc}") from None
     keys = []
     for n, line in enumerate(lines, 1):
-        text = line.split("#", 1)[0].strip()
+        text = line.strip()
+        is_key = len(text) == 40 and " " not in text  # '#' is a Z85 character: a key may start with it
+        if text.startswith("#") and not is_key:
+            continue
         if text.startswith("public-key"):
             text = text.split("=", 1)[1].strip().strip('"')
         if not text:

@@ -2,7 +2,7 @@
 
 Every message is three ZeroMQ frames:
 
-1. header, 64 bytes fixed + the dtype text, little-endian (``struct`` format ``HEADER``):
+1. header, 60 bytes fixed + the dtype text, little-endian (``struct`` format ``HEADER``):
    ``magic b"MCRB"``, ``version`` u16 (1), ``kind`` u8 (0 event, 1 end of stream, 2 heartbeat),
    1 pad byte, ``sender`` u64 (random id of the sending process), ``sequence`` u64 (messages this
    sender sent before, so a receiver counts gaps as drops), ``counter`` i64, ``timestamp`` f64,

@@ -7,6 +7,7 @@ receiving run's Received.mimo must hold 0..N-1, each once, in order (per sender)
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
@@ -26,6 +27,8 @@ from network_helpers import (
     write_receiver,
     write_sender,
 )
+
+from mimocorb_gui.core.mimofile import read_mimo
 
 
 def _run_pair(tmp_path, n, *, dtype=SMALL, length=1, address=None, timeout=240.0, **sender_kw):
@@ -148,3 +151,28 @@ def test_sender_killed_mid_run_ends_the_receiving_run_within_the_heartbeat_timeo
     np.testing.assert_array_equal(metadata["counter"], np.arange(n))  # every received event written
     received_line = next(line for line in log.splitlines() if "[receive] received" in line)
     assert f"received {n} event(s)" in received_line
+
+
+@pytest.mark.timeout(180)
+def test_the_shipped_two_machines_setups_run_as_a_pair(tmp_path):
+    """setups/two_machines on one machine (its address moved to an ipc:// path: no fixed port in tests)."""
+    from conftest import ROOT
+
+    address = ipc_address(tmp_path)
+    for name in ("acquisition.yaml", "analysis.yaml"):
+        text = (ROOT / "setups" / "two_machines" / name).read_text()
+        (tmp_path / name).write_text(text.replace("tcp://127.0.0.1:5600", address))
+    rx = start_run(tmp_path / "analysis.yaml")
+    # the acquisition gives up on an absent receiver 3 heartbeats after its stop: start it once the
+    # analysis listens (a loaded machine may take seconds to start a run)
+    wait_for(lambda: any((tmp_path / "runs").glob("run_*/Waveforms.mimo")), 60, "the analysis run")
+    tx = start_run(tmp_path / "acquisition.yaml", "--time", "6")
+    rc, err_tx = finish(tx, 120)
+    assert rc == 0, err_tx[-3000:]
+    rc, err_rx = finish(rx, 60)
+    assert rc == 0, err_rx[-3000:]
+    sent = int(re.search(r"sent (\d+) event\(s\)", err_tx).group(1))
+    metadata, data, _ = read_mimo(next((tmp_path / "runs").glob("run_*/Waveforms.mimo")))
+    assert sent > 10 and len(metadata) == sent
+    np.testing.assert_array_equal(metadata["counter"], np.arange(sent))
+    assert next((tmp_path / "runs").glob("run_*/Histograms_Pulses/info.csv")).exists()

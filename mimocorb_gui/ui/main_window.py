@@ -372,6 +372,13 @@ class MainWindow(QMainWindow):
         a("open", "&Open Setup…", self.open_dialog, QKeySequence.StandardKey.Open, "Open a setup file")
         a("reload", "&Reload Setup", self.reload_setup, "Ctrl+R", "Read the setup file again")
         a(
+            "connect_run",
+            "&Connect to Run…",
+            self.connect_run,
+            None,
+            "Watch (with its key: control) a headless run served by 'mimocorb run --serve'",
+        )
+        a(
             "quit",
             "&Quit",
             self.close,
@@ -476,6 +483,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = m.addMenu("Open &Recent")
         self._fill_recent_menu()
         m.addAction(self.actions["reload"])
+        m.addAction(self.actions["connect_run"])
         if self.editor is not None:
             m.addSeparator()
             for name in ("save", "save_as"):
@@ -608,6 +616,51 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self._update_title()
         self.statusBar().showMessage(f"Opened {setup.path}", 5000)
+        return True
+
+    def ask_connection(self) -> tuple[str, str] | None:
+        """Address and key file of a served run, from the Connect to Run dialog (tests replace this)."""
+        from mimocorb_gui.ui.connect_run import ConnectDialog
+
+        dialog = ConnectDialog(self)
+        return dialog.values() if dialog.exec() == ConnectDialog.DialogCode.Accepted else None
+
+    def connect_run(self) -> bool:
+        """File ▸ Connect to Run…: show a served run in the same docks as a local one."""
+        from mimocorb_gui.core.setup import Setup
+        from mimocorb_gui.ui.connect_run import connect_remote_run
+
+        if self.controller.busy:
+            self.inform("Connect to Run", "A run is in progress here. Stop it before connecting to another.")
+            return False
+        if not self._may_discard_changes("connecting to a run"):
+            return False
+        answer = self.ask_connection()
+        if answer is None:
+            return False
+        try:
+            remote = connect_remote_run(*answer)
+            setup = Setup.from_text(remote.setup_text, Path.cwd() / remote.setup_name)
+        except Exception as exc:  # noqa: BLE001 - no answer, refused keys, a malformed setup: say so
+            self.inform("Connect to Run", f"Cannot connect:\n{exc}")
+            return False
+        self._save_layout()
+        self.setup = setup
+        self.controller.set_setup(setup)
+        if self.editor is not None:
+            self.editor.set_setup(setup)
+            self.stack.setCurrentWidget(self.editor)
+        else:
+            self.overview.set_setup(setup)
+            self.stack.setCurrentWidget(self.overview)
+        self._rebuild_docks()
+        self._restore_layout()
+        self._error_entries = []
+        self.controller.watch(remote)
+        self._update_title()
+        self.statusBar().showMessage(
+            f"Connected to {remote.address} (run directory there: {remote.run_dir})", 8000
+        )
         return True
 
     def _may_discard_changes(self, doing: str) -> bool:

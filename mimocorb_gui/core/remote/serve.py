@@ -5,7 +5,8 @@ One ROUTER socket, answered by one thread, wraps the Run from outside through it
 ``{"op": ..., ...}``; the answer is one JSON frame ``{"ok": true|false, ...}``, for ``sample`` followed
 by the wire-format frames of the newest event (``core.remote.wire``).
 
-- ``hello``: buffers (dtype, data_length), importer buffers, run directory.
+- ``hello``: buffers (dtype, data_length), importer buffers, run directory, the setup (resolved YAML,
+  so a viewer builds the same docks).
 - ``stats``: the run's ``RunStats`` (``core.remote.source.stats_to_dict``).
 - ``log`` with ``after``: log entries numbered after that one (the served run keeps the last 20 000).
 - ``sample`` with ``buffer`` and ``seen``: the newest event of a buffer if more than ``seen`` were written.
@@ -29,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 
+import yaml
 import zmq
 
 from mimocorb_gui.core.remote import wire
@@ -143,6 +145,8 @@ class RunServer:
                     "version": wire.VERSION,
                     "run_dir": None if run.run_dir is None else str(run.run_dir),
                     "root_buffers": sorted(run.root_buffers),
+                    "setup_name": run.setup.path.name,
+                    "setup": yaml.safe_dump(run.setup.resolved_dict(), sort_keys=False),
                     "buffers": {
                         name: {"dtype": json.loads(wire.dtype_text(rb.dtype)), "data_length": rb.data_length}
                         for name, rb in run.buffers.items()

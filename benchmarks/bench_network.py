@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mimocorb_gui.core.bufferio import BufferIO  # noqa: E402
+from mimocorb_gui.core.bufferio import BufferIO, StopFlag  # noqa: E402
 from mimocorb_gui.core.ringbuffer import RingBuffer  # noqa: E402
 from mimocorb_gui.core.templates import Exporter, Importer  # noqa: E402
 from mimocorb_gui.functions import network  # noqa: E402
@@ -44,9 +44,13 @@ CASES = {
 }
 
 
+MONITOR_DELAY = 0.005  # s per event: the monitor is far slower than the stream and must drop
+
+
 def _quiet_logger(name: str) -> logging.Logger:
     logger = logging.getLogger(f"bench.{name}")
     logger.setLevel(logging.WARNING)
+    logger.propagate = False
     return logger
 
 
@@ -87,7 +91,7 @@ def sender_main(source, sinks, config):
     network.send(io)
 
 
-def receiver_main(sink, config, queue=None):
+def receiver_main(sink, config, queue=None, stop_flag=None):
     logger = _quiet_logger("receive")
     lines = []
 
@@ -97,7 +101,7 @@ def receiver_main(sink, config, queue=None):
 
     logger.addHandler(Keep())
     logger.setLevel(logging.INFO)
-    io = BufferIO("receive", [], [sink.writer(0)], [], config=config, logger=logger)
+    io = BufferIO("receive", [], [sink.writer(0)], [], config=config, logger=logger, stop_flag=stop_flag)
     network.receive(io)
     if queue is not None:
         queue.put(lines[-1] if lines else "")
@@ -144,12 +148,12 @@ def run_row(kind: str, transport: str, n: int, ctx, tmp: Path, lossy_copy: bool 
             buffers += [copy, mon]
             sinks = [copy]
             mon_address = f"tcp://127.0.0.1:{_free_port()}"
-            monitor = ctx.Queue()
+            monitor, monitor_stop = ctx.Queue(), StopFlag(ctx)
             cfg = {"address": mon_address, "lossy": True, "heartbeat": 0.5}
             procs += [
                 ctx.Process(target=sender_drops_main, args=(copy, cfg, monitor)),
-                ctx.Process(target=receiver_main, args=(mon, cfg | {"senders": 1}, monitor)),
-                ctx.Process(target=checker_main, args=(mon, ctx.Queue(), 0.005)),
+                ctx.Process(target=receiver_main, args=(mon, cfg | {"senders": 1}, monitor, monitor_stop)),
+                ctx.Process(target=checker_main, args=(mon, ctx.Queue(), MONITOR_DELAY)),
             ]
         cfg = {"address": address, "heartbeat": 0.5}
         procs += [
@@ -163,8 +167,9 @@ def run_row(kind: str, transport: str, n: int, ctx, tmp: Path, lossy_copy: bool 
     go.set()
     t_end, counters = queue.get(timeout=600)
     notes = ""
-    if monitor is not None:
-        notes = " | ".join(monitor.get(timeout=60) for _ in range(2))
+    if monitor is not None:  # the lossless stream is through: stop the monitor, collect its counts
+        monitor_stop.set()
+        notes = " | ".join(sorted(monitor.get(timeout=60) for _ in range(2)))
     for p in procs:
         p.join(60)
     for rb in buffers:

@@ -42,6 +42,7 @@ __all__ = ["EventReceiver", "EventSender", "ReceiverCounts", "SenderGone"]
 
 LOSSLESS_HWM = 16  # messages queued per peer before a lossless sender blocks
 LOSSY_HWM = 256  # a monitoring copy may lag this far behind before it drops
+LOSSY_KERNEL_BUFFER = 65536  # bytes of socket buffer per side for a lossy link
 PENDING_ZERO_COPY = 8  # slots a sender may hold while ZeroMQ still sends their data frames
 _POLL_MS = 50
 ACK = b"MCRB-ACK"  # the receiver's answer to a lossless sender's END
@@ -88,6 +89,8 @@ class EventSender:
         sock = self._ctx.socket(zmq.DEALER)
         sock.linger = 0
         sock.sndhwm = LOSSY_HWM if lossy else LOSSLESS_HWM
+        if lossy:  # a monitoring copy shows the newest events: no megabytes of backlog in the kernel
+            sock.sndbuf = LOSSY_KERNEL_BUFFER
         self._auth = None
         try:
             self._auth = secure_socket(sock, address, bind, keys, server_key, where)
@@ -277,6 +280,8 @@ class EventReceiver:
         # with 0 they are discarded when its connection ends (libzmq terminates the pipe at once)
         sock.linger = 1000
         sock.rcvhwm = LOSSY_HWM if lossy else LOSSLESS_HWM
+        if lossy:
+            sock.rcvbuf = LOSSY_KERNEL_BUFFER
         # a frame far larger than an event is cut off by ZeroMQ before it takes memory
         sock.maxmsgsize = max(self._data_bytes, 4096 + wire.MAX_DTYPE_TEXT) + 65536
         self._auth = None

@@ -250,7 +250,11 @@ def test_wrong_dtype_truncated_frame_and_random_bytes_are_counted_logged_and_the
     other = np.dtype([("index", "<f4")])
     meta, _ = _event(0)
     raw.send_multipart(
-        [wire.encode_header(wire.EVENT, 9, 0, 0, 0.0, 0.0, 1, wire.dtype_text(other)), meta.tobytes(), bytes(4)]
+        [
+            wire.encode_header(wire.EVENT, 9, 0, 0, 0.0, 0.0, 1, wire.dtype_text(other)),
+            meta.tobytes(),
+            bytes(4),
+        ]
     )
     good_header = wire.encode_header(wire.EVENT, 8, 0, 0, 0.0, 0.0, 1, wire.dtype_text(SMALL))
     raw.send_multipart([good_header[:30], meta.tobytes(), bytes(SMALL.itemsize)])  # truncated header

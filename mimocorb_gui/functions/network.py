@@ -168,9 +168,15 @@ def send(buffer_io: BufferIO) -> None:
                     f"{unsent} event(s) not sent"
                 )
                 break
-        ended = unsent == 0 and sender.end(timeout=give_up_after)
-        if not ended and not unsent:
-            log.warning(f"end of stream could not be sent to {sender.address} within {give_up_after:g} s")
+        if unsent == 0:
+            # lossless: wait for the acknowledgement as for a send (until a stop, then 3 silent heartbeats);
+            # lossy: never longer than 3 silent heartbeats
+            end_give_up = give_up if not options["lossy"] else (lambda silent: silent >= give_up_after)
+            if not sender.end(end_give_up):
+                log.warning(
+                    f"end of stream not acknowledged by {sender.address} (silent for {give_up_after:g} s): "
+                    "events still on the way may be lost"
+                )
     finally:
         sender.close(linger=give_up_after if unsent == 0 else 0.0)
         buffer_io.shutdown_sinks()

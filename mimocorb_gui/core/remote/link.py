@@ -45,7 +45,8 @@ LOSSY_HWM = 256  # a monitoring copy may lag this far behind before it drops
 LOSSY_KERNEL_BUFFER = 65536  # bytes of socket buffer per side for a lossy link
 PENDING_ZERO_COPY = 8  # slots a sender may hold while ZeroMQ still sends their data frames
 _POLL_MS = 50
-ACK = b"MCRB-ACK"  # the receiver's answer to a lossless sender's END
+ACK = b"MCRB-ACK"  # the receiver's answer to a sender's END
+ALIVE = b"MCRB-ALIVE"  # the receiver's heartbeat to each sender it knows
 _META = struct.Struct("<qdd")  # the metadata record (ringbuffer.METADATA_DTYPE) as the header copies it
 
 
@@ -85,6 +86,7 @@ class EventSender:
         self._data_length = data_length
         self._last_send = time.monotonic()
         self._pending: collections.deque = collections.deque()
+        self._receiver_seen = time.monotonic()
         self._ctx = _context()
         sock = self._ctx.socket(zmq.DEALER)
         sock.linger = 0
@@ -189,6 +191,7 @@ class EventSender:
     def beat(self) -> None:
         """Send a heartbeat if nothing was sent for ``heartbeat`` seconds (never blocks)."""
         self._release_done(PENDING_ZERO_COPY)
+        self._drain_incoming()
         if time.monotonic() - self._last_send < self.heartbeat:
             return
         try:
@@ -197,25 +200,39 @@ class EventSender:
             self.sequence -= 1  # the queue is full of events: they say we are alive
         self._last_send = time.monotonic()
 
-    def end(self, timeout: float) -> bool:
-        """Send end of stream and (lossless) wait for the receiver's acknowledgement, up to ``timeout`` s.
-
-        True once the receiver has everything before it.
-        """
-        self._release_done(0)
-        deadline = time.monotonic() + timeout
-        if not self._wait_writable(lambda _s: time.monotonic() >= deadline):
-            return False
-        try:
-            self.sock.send_multipart([self._header(wire.END), b"", b""], zmq.NOBLOCK)
-        except zmq.Again:
-            return False
+    def _drain_incoming(self) -> bool:
+        """Read the receiver's messages (ALIVE, ACK) without waiting; True once END was acknowledged."""
+        acked = False
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self.sock.poll(int(remaining * 1000), zmq.POLLIN):
-                return False
-            if self.sock.recv(zmq.NOBLOCK) == ACK:
+            try:
+                answer = self.sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return acked
+            self._receiver_seen = time.monotonic()
+            acked = acked or answer == ACK
+
+    def end(self, give_up: Callable[[float], bool] | float | None = None) -> bool:
+        """Send end of stream and wait for the receiver's acknowledgement; True once it has everything.
+
+        While it waits, ``give_up(seconds since the receiver was last heard of)`` may end the wait
+        (the receiver says ALIVE every heartbeat, also while it works through a backlog); a number
+        gives up after that many silent seconds.
+        """
+        if isinstance(give_up, int | float):
+            limit = float(give_up)
+            give_up = lambda silent: silent >= limit  # noqa: E731
+        self._release_done(0)
+        self._drain_incoming()
+        if not self._wait_writable(give_up):
+            return False
+        self.sock.send_multipart([self._header(wire.END), b"", b""])
+        self._receiver_seen = time.monotonic()
+        while True:
+            if self._drain_incoming():
                 return True
+            if give_up is not None and give_up(time.monotonic() - self._receiver_seen):
+                return False
+            self.sock.poll(_POLL_MS, zmq.POLLIN)
 
     def close(self, linger: float = 0.0) -> None:
         """Close the socket, giving queued messages ``linger`` seconds to leave."""
@@ -274,6 +291,9 @@ class EventReceiver:
         self._next_seq: dict[int, int] = {}
         self._done: set[int] = set()
         self._next_check = 0.0
+        self._peers: dict[int, bytes] = {}
+        self._alive_sent = 0.0
+        self.heartbeat = heartbeat
         self._ctx = _context()
         sock = self._ctx.socket(zmq.ROUTER)
         # linger also decides whether a disconnected sender's queued messages are still delivered:
@@ -335,20 +355,37 @@ class EventReceiver:
                 peer = frames.pop(0).bytes  # ROUTER: the sender's routing id
             except zmq.Again:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not sock.poll(int(remaining * 1000), zmq.POLLIN):
-                    self._check_silence(time.monotonic())
+                if remaining <= 0 or not sock.poll(int(min(remaining, self.heartbeat) * 1000), zmq.POLLIN):
+                    now = time.monotonic()
+                    self._say_alive(now)
+                    if now < deadline:
+                        continue
+                    self._check_silence(now)
                     return None
                 continue
             now = time.monotonic()
             if now >= self._next_check:  # a silent sender among busy ones
                 self._next_check = now + 0.25
                 self._check_silence(now)
+                self._say_alive(now)
             message = self._accept(frames, now, peer)
             if message is not None:
                 return message
             if self.ended or time.monotonic() >= deadline:
                 self._check_silence(time.monotonic())
                 return None
+
+    def _say_alive(self, now: float) -> None:
+        """Tell every sender still sending that this receiver is there (each heartbeat)."""
+        if now - self._alive_sent < self.heartbeat:
+            return
+        self._alive_sent = now
+        for sender, peer in self._peers.items():
+            if sender not in self._done:
+                try:
+                    self.sock.send_multipart([peer, ALIVE], zmq.NOBLOCK)
+                except zmq.ZMQError:
+                    pass
 
     def _accept(self, frames: list, now: float, peer: bytes | None = None) -> wire.Message | None:
         msg = wire.decode(frames, max_data_bytes=self._data_bytes)
@@ -383,6 +420,8 @@ class EventReceiver:
                 return None
             self.counts.lost_in_transit += msg.sequence - expected
         self._next_seq[sender] = msg.sequence + 1
+        if peer is not None:
+            self._peers[sender] = peer
         self._last_seen[sender] = now
         if msg.kind == wire.END:
             if peer is not None:

@@ -41,6 +41,7 @@ def test_connect_to_a_served_run_watch_pause_and_stop_only_with_the_key(qtbot, w
         # without the key: it shows, but its stop is refused and the run goes on
         _connect(qtbot, w, address)
         assert w.controller.attached
+        assert w.windowTitle() == "simple — running — mimoCoRB"  # the served setup, by its name
         scope, rates = w.docks["oscilloscope:oscilloscope"], w.docks["rates"]
         qtbot.waitUntil(lambda: scope.frames >= 2, timeout=WAIT_MS)
         qtbot.waitUntil(

@@ -640,7 +640,7 @@ class MainWindow(QMainWindow):
             return False
         try:
             remote = connect_remote_run(*answer)
-            setup = Setup.from_text(remote.setup_text, Path.cwd() / remote.setup_name)
+            setup = Setup.from_text(remote.setup_text, Path.cwd() / f"{remote.setup_name}.yaml")
         except Exception as exc:  # noqa: BLE001 - no answer, refused keys, a malformed setup: say so
             self.inform("Connect to Run", f"Cannot connect:\n{exc}")
             return False

@@ -120,7 +120,7 @@ class RemoteRun:
         self._run_dir = Path(hello["run_dir"]) if hello.get("run_dir") else None
         self.root_buffers: set[str] = set(hello.get("root_buffers", []))
         self.setup_text: str = str(hello.get("setup") or "")  # the served setup (resolved YAML)
-        self.setup_name: str = str(hello.get("setup_name") or "setup.yaml")
+        self.setup_name: str = str(hello.get("setup_name") or "remote")  # the served setup's name
         self.buffers: dict[str, tuple[np.dtype, int]] = {}
         for name, b in hello.get("buffers", {}).items():
             dtype = wire.parse_dtype(json.dumps(b["dtype"]).encode())

@@ -145,7 +145,7 @@ class RunServer:
                     "version": wire.VERSION,
                     "run_dir": None if run.run_dir is None else str(run.run_dir),
                     "root_buffers": sorted(run.root_buffers),
-                    "setup_name": run.setup.path.name,
+                    "setup_name": run.setup.name,
                     "setup": yaml.safe_dump(run.setup.resolved_dict(), sort_keys=False),
                     "buffers": {
                         name: {"dtype": json.loads(wire.dtype_text(rb.dtype)), "data_length": rb.data_length}

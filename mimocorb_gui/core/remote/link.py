@@ -150,10 +150,12 @@ class EventSender:
         header = self._header(wire.EVENT, counter, timestamp, deadtime)
         raw = data.view(np.uint8)
         frames = [header, meta_bytes, raw]
-        track = raw.nbytes >= zmq.COPY_THRESHOLD  # smaller frames are copied by pyzmq: nothing to wait for
+        # zero-copy frames keep their slot until ZeroMQ has sent them (smaller ones pyzmq copies anyway);
+        # a lossy sender copies: waiting for a slow receiver to take the bytes would block it after all
+        track = not self.lossy and raw.nbytes >= zmq.COPY_THRESHOLD
         if self.lossy:
             try:
-                tracker = self.sock.send_multipart(frames, zmq.NOBLOCK, copy=False, track=track)
+                tracker = self.sock.send_multipart(frames, zmq.NOBLOCK, copy=True)
             except zmq.Again:
                 self.sequence -= 1  # not sent: the receiver counts only what was lost on the way
                 self.dropped += 1

@@ -10,7 +10,12 @@ from collections.abc import Mapping
 from mimocorb_gui.core.ringbuffer import BufferStats
 from mimocorb_gui.core.runplan import RunPlan
 
-__all__ = ["StallWatch", "StopDeadlines", "buffer_account"]
+__all__ = ["StallWatch", "StopDeadlines", "buffer_account", "no_room"]
+
+
+def no_room(st: BufferStats) -> bool:
+    """Every slot is filled or held by a reader: writers wait (``filled`` misses the held ones)."""
+    return st.events_written - st.events_read >= st.slot_count and not st.aborted
 
 
 def buffer_account(st: BufferStats) -> str:
@@ -39,7 +44,7 @@ class StallWatch:
         messages = []
         for name, st in stats.items():
             readers = self.plan.buffers[name].readers if name in self.plan.buffers else ()
-            full = st.filled >= st.slot_count
+            full = no_room(st)
             prev = self._since.get(name)
             if not readers or not full or st.aborted or prev is None or prev[0] != st.events_read:
                 self._since[name] = (st.events_read, now)
@@ -57,20 +62,50 @@ class StallWatch:
 
 
 class StopDeadlines:
-    """When each worker should have finished, and which processes are past it.
+    """Which processes should have finished by now and have not.
 
-    A worker's clock starts when it has nothing left to wait for: for an importer (no inputs) when
-    the stop was requested; for any other worker when every source is closed and empty and every
-    observed buffer closed. ``deadline`` seconds later its live processes are overdue.
+    A worker is overdue ``deadline`` seconds after one of these began, whichever comes first:
+
+    - it has nothing left to wait for: no inputs and the stop was requested (importers), or every
+      source closed and empty and every observed buffer closed;
+    - the run is stopping and one of its sources holds events that nobody has taken since then
+      (the worker hangs, is stopped with SIGSTOP, or ignores its input).
+
+    A worker blocked on a full sink is never overdue: it waits for its readers, whose own deadline
+    frees it (their buffer is aborted once they are gone).
     """
 
     def __init__(self, plan: RunPlan, deadline: float) -> None:
         self.plan = plan
         self.deadline = deadline
-        self._ready: dict[str, float] = {}
+        self._done_since: dict[str, float] = {}
+        self._read: dict[str, tuple[int, float]] = {}  # buffer -> (events read, since when)
 
-    def ready_since(self, worker: str) -> float | None:
-        return self._ready.get(worker)
+    def _track_reads(self, now: float, stats: Mapping[str, BufferStats]) -> None:
+        for name, st in stats.items():
+            prev = self._read.get(name)
+            if prev is None or prev[0] != st.events_read or st.filled == 0:
+                self._read[name] = (st.events_read, now)
+
+    def _started(self, name: str, now: float, stop_time: float | None, stats) -> float | None:
+        w = self.plan.workers[name]
+        if any(no_room(stats[b]) for b in w.sinks):
+            return None  # it waits for room downstream: the deadline belongs to the readers there
+        if name not in self._done_since:
+            if not w.inputs:
+                done = stop_time is not None
+            else:
+                done = all(stats[b].closed and stats[b].filled == 0 for b in w.sources) and all(
+                    stats[b].closed for b in w.observes
+                )
+            if done:
+                self._done_since[name] = stop_time if not w.inputs else now
+        starts = [self._done_since[name]] if name in self._done_since else []
+        if stop_time is not None:
+            for b in w.sources:
+                if stats[b].filled > 0 and not stats[b].aborted:
+                    starts.append(max(stop_time, self._read[b][1]))
+        return min(starts) if starts else None
 
     def overdue(
         self,
@@ -79,23 +114,13 @@ class StopDeadlines:
         stats: Mapping[str, BufferStats],
         alive: Mapping[str, list[int]],
     ) -> list[tuple[str, int, float]]:
-        """``(worker, process index, seconds since its clock started)`` for every overdue process."""
+        """``(worker, process index, seconds waited)`` for every live process past its deadline."""
+        self._track_reads(now, stats)
         result = []
         for name, indices in alive.items():
             if not indices:
                 continue
-            if name not in self._ready:
-                w = self.plan.workers[name]
-                if not w.inputs:
-                    done = stop_time is not None
-                else:
-                    done = all(stats[b].closed and stats[b].filled == 0 for b in w.sources) and all(
-                        stats[b].closed for b in w.observes
-                    )
-                if not done:
-                    continue
-                self._ready[name] = stop_time if not w.inputs else now
-            waited = now - self._ready[name]
-            if waited >= self.deadline:
-                result.extend((name, i, waited) for i in indices)
+            start = self._started(name, now, stop_time, stats)
+            if start is not None and now - start >= self.deadline:
+                result.extend((name, i, now - start) for i in indices)
         return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -146,11 +147,11 @@ def test_mimocorb_clean_removes_a_dead_runs_segment_and_says_so(capsys):
     path.write_bytes(b"x" * 2048)
     try:
         assert cli_main(["clean"]) == 0
-        err = capsys.readouterr().err
-        assert f"pid {dead}" in err and "2.0 kB" in err
+        err = capsys.readouterr().err  # other test runs on this machine may have left some too
+        assert re.search(rf"mimocorb: removed \d+ shared-memory segment\(s\) .*\(pid (\d+, )*{dead}\b", err)
         assert not path.exists()
         assert cli_main(["clean"]) == 0
-        assert "no shared memory of ended runs found" in capsys.readouterr().err
+        assert str(dead) not in capsys.readouterr().err
     finally:
         path.unlink(missing_ok=True)
 

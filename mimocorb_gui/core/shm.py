@@ -17,8 +17,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 __all__ = [
     "SHM_DIR",
     "Segment",
@@ -45,7 +43,24 @@ class Segment:
 
     @property
     def creator_alive(self) -> bool:
-        return psutil.pid_exists(self.creator_pid)
+        return pid_exists(self.creator_pid)
+
+
+def pid_exists(pid: int) -> bool:
+    """True if a process with this pid exists (signal 0 on POSIX; psutil elsewhere)."""
+    if pid <= 0:
+        return False
+    if os.name != "posix":  # pragma: no cover - Windows
+        import psutil
+
+        return psutil.pid_exists(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, belongs to another user
+    return True
 
 
 def our_segments(shm_dir: Path = SHM_DIR) -> list[Segment]:
@@ -119,4 +134,6 @@ def free_memory(shm_dir: Path = SHM_DIR) -> tuple[int | None, int]:
         shm_free = shutil.disk_usage(shm_dir).free
     except OSError:
         shm_free = None
+    import psutil  # only here: the CLI's start-up cleaning should not pay for importing it
+
     return shm_free, psutil.virtual_memory().available

@@ -50,13 +50,25 @@ def _events(
         buffer_io.shutdown_sinks()
 
 
+def _file_name_problem(name, key: str) -> str | None:
+    """Why ``name`` cannot be a file in the run directory (it must not leave it), or None."""
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or "\0" in name
+        or "\\" in name
+        or Path(name).name != name
+        or name in (".", "..")
+    ):
+        return f"'{key}' must be a plain file name (saved in the run directory), got {name!r}"
+    return None
+
+
 def _plain_name(buffer_io: BufferIO, key: str, default: str, suffix: str) -> str:
     name = buffer_io.get(key) or default
-    if not isinstance(name, str) or not name.strip() or Path(name).name != name or name in (".", ".."):
-        raise ValueError(
-            f"worker '{buffer_io.name}': config '{key}' must be a plain file name (saved in the run "
-            f"directory), got {name!r}"
-        )
+    problem = _file_name_problem(name, key)
+    if problem:
+        raise ValueError(f"worker '{buffer_io.name}': config {problem}")
     return name if name.endswith(suffix) else name + suffix
 
 
@@ -307,6 +319,22 @@ class WholeRecordFile:
         self._raw.close()
 
 
+def _check_csv(config, sources=(), **_) -> list[str]:
+    problems = []
+    if config.get("filename"):
+        problem = _file_name_problem(config["filename"], "filename")
+        if problem:
+            problems.append(problem)
+    for source in sources:
+        if source.data_length not in (None, 1):
+            problems.append(
+                f"source '{source.name}' has data_length {source.data_length}; exporters.csv writes one row "
+                "per event and needs data_length = 1 (use data.export for waveforms)"
+            )
+    return problems
+
+
+@setup_check(_check_csv)
 def csv(buffer_io: BufferIO) -> None:
     """mimoCoRB2 Function: Save data from the source buffer to a CSV file.
 

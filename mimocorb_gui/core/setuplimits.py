@@ -83,7 +83,9 @@ def _looks_risky(text: str) -> bool:
     """Aliases, merge keys or deep block nesting may be present (cheap test; most setups have none)."""
     if "*" in text or "<<" in text:
         return True
-    return re.search(rf"^ {{{2 * MAX_DEPTH},}}\S", text, re.M) is not None
+    if re.search(rf"^ {{{MAX_DEPTH},}}\S", text, re.M):  # deep block indentation
+        return True
+    return re.search(r"(?:-[ \t]+){20,}", text) is not None  # '- - - - x': nested block lists
 
 
 def check_yaml(text: str) -> None:

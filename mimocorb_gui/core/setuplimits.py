@@ -177,9 +177,13 @@ def name_problem(name: str, kind: str) -> str | None:
 def dtype_problem(dt: np.dtype) -> str | None:
     """Why an element type cannot live in a ring buffer slot, or None."""
     if dt.hasobject:
-        return "object elements cannot be put in shared memory (use a number or a fixed-size string, e.g. 'U16')"
+        return (
+            "object elements cannot be put in shared memory (use a number or a fixed-size string, e.g. 'U16')"
+        )
     if dt.subdtype is not None:
-        return f"sub-array element type {dt.str!r} {dt.shape}: use data_length for arrays, one field per value"
+        return (
+            f"sub-array element type {dt.str!r} {dt.shape}: use data_length for arrays, one field per value"
+        )
     if dt.names is not None:
         return "nested structured element type: give each part its own field"
     if dt.itemsize == 0:

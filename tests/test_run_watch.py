@@ -106,6 +106,10 @@ def test_a_reader_that_takes_nothing_while_stopping_is_overdue_and_a_blocked_wri
     late = d.overdue(3.0, 0.0, stuck, alive)
     assert ("filter", 0, 3.0) in late and all(w != "source" for w, _, _ in late)  # source waits for room
     assert all(w != "sink" for w, _, _ in late)
+    # the filter is gone and A aborted: the source gets a whole deadline from now to notice and end
+    freed = {"A": stats("A", 8, 4, filled=3, aborted=True), "B": stats("B", 4, 4)}
+    assert d.overdue(4.0, 0.0, freed, {"source": [0], "sink": [0]}) == []
+    assert d.overdue(6.1, 0.0, freed, {"source": [0], "sink": [0]}) == [("source", 0, pytest.approx(3.1))]
 
 
 def test_the_account_names_every_counter():

@@ -80,6 +80,7 @@ class StopDeadlines:
         self.deadline = deadline
         self._done_since: dict[str, float] = {}
         self._read: dict[str, tuple[int, float]] = {}  # buffer -> (events read, since when)
+        self._blocked: dict[str, float] = {}  # worker -> last time a sink of it had no room
 
     def _track_reads(self, now: float, stats: Mapping[str, BufferStats]) -> None:
         for name, st in stats.items():
@@ -90,6 +91,7 @@ class StopDeadlines:
     def _started(self, name: str, now: float, stop_time: float | None, stats) -> float | None:
         w = self.plan.workers[name]
         if any(no_room(stats[b]) for b in w.sinks):
+            self._blocked[name] = now
             return None  # it waits for room downstream: the deadline belongs to the readers there
         if name not in self._done_since:
             if not w.inputs:
@@ -105,7 +107,9 @@ class StopDeadlines:
             for b in w.sources:
                 if stats[b].filled > 0 and not stats[b].aborted:
                     starts.append(max(stop_time, self._read[b][1]))
-        return min(starts) if starts else None
+        if not starts:
+            return None
+        return max(min(starts), self._blocked.get(name, min(starts)))  # a full deadline once unblocked
 
     def overdue(
         self,

@@ -72,8 +72,9 @@ def assert_whole(run_dir: Path) -> list[int]:
 
 
 @pytest.mark.timeout(60)
-def test_kill_9_of_the_controller_stops_the_workers_in_order_and_frees_the_memory(tmp_path):
-    proc = start_cli(tmp_path)
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_kill_9_of_the_controller_stops_the_workers_in_order_and_frees_the_memory(tmp_path, method):
+    proc = start_cli(tmp_path, "--start-method", method)
     workers = workers_of(proc)
     prefix = segment_prefix(proc.pid)
     assert shm_segments(prefix), "the run has no segments?"

@@ -341,7 +341,7 @@ class Run:
         self._deadlines.deadline = 0.0
 
     def stop(self, timeout: float | None = None) -> bool:
-        """Stop in order and wait; True if all ended in order.
+        """Stop in order and wait; True if every process ended within ``timeout`` (see ``state``).
 
         Overdue workers are terminated by the monitor one by one (``stop_deadline``). ``timeout``
         (default: a deadline per worker in the chain and some) is the last resort: then buffers are
@@ -351,7 +351,7 @@ class Run:
             timeout = self.stop_deadline * (len(self.workers) + 1) + 5.0
         self.request_stop()
         if self.wait(timeout):
-            return not self.failed_workers
+            return True
         self._record("run", logging.WARNING, f"workers did not end within {timeout:g} s: aborting buffers")
         for rb in self.buffers.values():
             rb.abort()

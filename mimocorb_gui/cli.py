@@ -231,10 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--stop-deadline",
         type=float,
-        default=10.0,
+        default=30.0,
         metavar="S",
         help="seconds a worker may take to finish once it has nothing left to wait for; then it is "
-        "terminated alone (default 10)",
+        "terminated alone (default 30)",
     )
     p.add_argument(
         "--stall-threshold",

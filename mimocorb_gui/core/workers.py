@@ -54,7 +54,7 @@ class ProcessPlan:
     stop_flag: StopFlag
     log_queue: Any
     log_level: int = logging.DEBUG
-    orphan_deadline: float = 10.0  # seconds to finish in order after the controller died
+    orphan_deadline: float = 30.0  # seconds to finish in order after the controller died
 
 
 class _LineLogger(_io.TextIOBase):

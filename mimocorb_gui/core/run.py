@@ -48,7 +48,7 @@ log = logging.getLogger("mimocorb.run")
 
 STATES = ("created", "running", "paused", "stopping", "finished", "failed")
 STOP_DEADLINE = 30.0  # seconds a worker may take to finish once it has nothing left to wait for (a
-# loaded 2-core PC took over 10 s to end a healthy pha worker in the GUI tests)
+# 2-core PC at load average 20 took over 10 s to end workers in the GUI tests)
 STALL_THRESHOLD = 10.0  # seconds a full buffer's readers may take nothing before it is reported
 _KILL_AFTER = 2.0  # seconds between terminate and kill of an overdue process (e.g. one in SIGSTOP)
 _SIGBUS = getattr(signal, "SIGBUS", None)

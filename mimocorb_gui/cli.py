@@ -247,7 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("setup", help="setup YAML file")
     sub.add_parser("clean", help="remove shared memory left behind by runs whose controller was killed")
     sub.add_parser("functions", help="list the prebuilt functions")
-    sub.add_parser("rp-emulator", help="run the Red Pitaya SCPI emulator (see 'mimocorb rp-emulator --help')")
+    sub.add_parser(
+        "rp-emulator",
+        help="emulate a Red Pitaya: its daq server (port 1001) and SCPI server (5000) on 127.0.0.1 "
+        "(see 'mimocorb rp-emulator --help')",
+    )
     sub.add_parser("install-desktop", help="install the desktop launcher and setup-file association")
     return parser
 

@@ -232,3 +232,21 @@ def test_a_setup_that_does_not_fit_in_shared_memory_is_refused_before_anything_s
     ):
         run.start()
     assert not (tmp_path / "runs").exists() and run.buffers == {}
+
+
+@pytest.mark.timeout(90)
+def test_hurry_the_second_ctrl_c_terminates_only_the_overdue_worker(tmp_path, no_shm_leak):
+    setup = fault_setup(tmp_path, "hanging_filter", {"hang_at": 30, "how": "loop"})
+    with Run(setup) as run:  # default deadline (30 s): without hurry the stop would wait for it
+        run_dir = run.start()
+        assert wait_for(lambda: run.stats().buffers["Input"].stats.events_written > 40, 30)
+        run.request_stop()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        run.hurry()
+        assert run.wait(20)
+        assert time.monotonic() - t0 < 15
+        workers = run.stats().workers
+    assert run.failed_workers == ["filter"]
+    assert workers["recorder"].exitcodes == [0] and workers["source"].exitcodes == [0]
+    assert recorded(run_dir)

@@ -161,6 +161,7 @@ class Run:
         self._handled: set[tuple[str, int]] = set()
         self._terminated: dict[tuple[str, int], float] = {}  # overdue processes: when terminate was sent
         self._stop_time: float | None = None
+        self._hurry = False
         self._deadlines = StopDeadlines(self.plan, self.stop_deadline)
         self._stalls = StallWatch(self.plan, self.stall_threshold)
         self._closed = False
@@ -339,7 +340,7 @@ class Run:
         """Stop now: every process that is already due to finish is terminated without waiting out
         its deadline (the CLI's second Ctrl-C). Processes still draining their inputs go on."""
         self.request_stop("stop requested")
-        self._deadlines.deadline = 0.0
+        self._hurry = True  # the monitor's next pass, once: later workers get their whole deadline
 
     def stop(self, timeout: float | None = None) -> bool:
         """Stop in order and wait; True if every process ended within ``timeout`` (see ``state``).
@@ -415,7 +416,15 @@ class Run:
             for w in self.workers.values()
         }
         stats = {name: rb.stats() for name, rb in self.buffers.items()}
-        for wname, i, waited in self._deadlines.overdue(now, self._stop_time, stats, alive):
+        deadline = self._deadlines.deadline
+        if self._hurry:
+            self._hurry = False
+            self._deadlines.deadline = 0.0
+        try:
+            overdue = self._deadlines.overdue(now, self._stop_time, stats, alive)
+        finally:
+            self._deadlines.deadline = deadline
+        for wname, i, waited in overdue:
             key = (wname, i)
             p = self.workers[wname].processes[i]
             sent = self._terminated.get(key)

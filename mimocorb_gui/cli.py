@@ -1,5 +1,9 @@
-"""The ``mimocorb`` command: ``mimocorb [gui] [SETUP] | run SETUP [--serve ADDR] | check SETUP | functions |
-attach ADDR | keys DIR | rp-emulator``."""
+"""The ``mimocorb`` command: ``mimocorb [gui] [SETUP] | run SETUP [--serve ADDR] | check SETUP | clean |
+functions | attach ADDR | keys DIR | rp-emulator``.
+
+Every start first removes the shared-memory segments of runs whose controller no longer exists
+(``core.shm``) and says so; ``mimocorb clean`` does only that.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import time
 from pathlib import Path
 
 EXIT_OK, EXIT_WORKER_FAILED, EXIT_SETUP = 0, 1, 2
-COMMANDS = ("gui", "run", "check", "functions", "rp-emulator", "install-desktop", "attach", "keys")
+COMMANDS = ("gui", "run", "check", "clean", "functions", "rp-emulator", "install-desktop", "attach", "keys")
 
 
 def _parse_duration(text: str) -> float:
@@ -64,8 +68,37 @@ def _progress_line(run) -> str:
     return " | ".join(parts)
 
 
+def _say(text: str) -> None:
+    """Write to stderr; a closed terminal (SIGHUP, EIO) must not end the run's orderly stop."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def clean_segments(quiet_if_none: bool = True) -> int:
+    """Remove the shared-memory segments of dead controllers; say what was removed."""
+    from mimocorb_gui.core.shm import describe_removed, remove_orphaned_segments
+
+    removed = remove_orphaned_segments()
+    if removed:
+        _say(f"mimocorb: {describe_removed(removed)}\n")
+    elif not quiet_if_none:
+        _say("mimocorb: no shared memory of ended runs found\n")
+    return len(removed)
+
+
+def cmd_clean(args) -> int:
+    clean_segments(quiet_if_none=False)  # main() already cleaned once; this reports the state
+    return EXIT_OK
+
+
+_STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
 def cmd_run(args) -> int:
-    from mimocorb_gui.core.run import Run, SetupInvalid
+    from mimocorb_gui.core.run import Run, SetupInvalid, StartError
 
     setup = _load_setup(args.setup)
     if setup is None:
@@ -74,7 +107,13 @@ def cmd_run(args) -> int:
         if p.severity == "warning":
             print(f"warning: {p}", file=sys.stderr)
     try:
-        run = Run(setup, start_method=args.start_method, run_root=args.run_root)
+        run = Run(
+            setup,
+            start_method=args.start_method,
+            run_root=args.run_root,
+            stop_deadline=args.stop_deadline,
+            stall_threshold=args.stall_threshold,
+        )
     except SetupInvalid as exc:
         for p in exc.problems:
             print(f"error: {p}", file=sys.stderr)
@@ -82,7 +121,7 @@ def cmd_run(args) -> int:
 
     def show(entry) -> None:
         if entry.levelno >= logging.WARNING or args.verbose:
-            sys.stderr.write(("\n" if tty else "") + entry.format() + "\n")
+            _say(("\n" if tty else "") + entry.format() + "\n")
 
     tty = sys.stderr.isatty()
     run.log_listeners.append(show)
@@ -92,20 +131,30 @@ def cmd_run(args) -> int:
         run.close()
         return EXIT_SETUP
 
-    def on_sigint(signum, frame) -> None:
+    def on_stop_signal(signum, frame) -> None:
+        # Ctrl-C, SIGTERM and SIGHUP (terminal closed) alike: 1st stop in order, 2nd terminate the
+        # workers already overdue, 3rd abort the buffers
         nonlocal interrupts
         interrupts += 1
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         if interrupts == 1:
-            sys.stderr.write("\nstopping in order (Ctrl-C again to abort) ...\n")
-            run.request_stop("stop requested (Ctrl-C)")
+            _say(f"\n{name}: stopping in order ({name} again to stop the workers that hold it up) ...\n")
+            run.request_stop(f"stop requested ({name})")
+        elif interrupts == 2:
+            _say(f"\n{name}: terminating the workers that should have finished ({name} again to abort) ...\n")
+            run.hurry()
         else:
-            sys.stderr.write("\naborting ...\n")
+            _say("\naborting ...\n")
             for rb in run.buffers.values():
                 rb.abort()
 
-    old = signal.signal(signal.SIGINT, on_sigint)
+    old = {sig: signal.signal(sig, on_stop_signal) for sig in _STOP_SIGNALS}
     try:
-        run_dir = run.start()
+        try:
+            run_dir = run.start()
+        except StartError as exc:
+            print(f"error: {setup.path}: {exc}", file=sys.stderr)
+            return EXIT_SETUP
         print(f"run directory: {run_dir}", file=sys.stderr)
         if server is not None:
             key_file = server.write_key(run_dir)
@@ -115,28 +164,32 @@ def cmd_run(args) -> int:
         while not run.wait(0.25):
             now = time.monotonic()
             if args.time is not None and now - t0 >= args.time and run.state in ("running", "paused"):
-                sys.stderr.write(
+                _say(
                     ("\n" if tty else "")
                     + f"measurement time of {args.time:g} s reached: stopping in order\n"
                 )
                 run.request_stop(f"measurement time of {args.time:g} s reached")
             if tty:
-                sys.stderr.write("\r" + _progress_line(run) + "\033[K")
-                sys.stderr.flush()
+                _say("\r" + _progress_line(run) + "\033[K")
             elif now - last_line >= 5.0:
-                sys.stderr.write(_progress_line(run) + "\n")
+                _say(_progress_line(run) + "\n")
                 last_line = now
-            if interrupts >= 2:
+            if interrupts >= 3:
                 break
         if not run.finished():
             run.stop(timeout=10.0)
-        sys.stderr.write(("\r" if tty else "") + _progress_line(run) + ("\033[K\n" if tty else "\n"))
+        _say(("\r" if tty else "") + _progress_line(run) + ("\033[K\n" if tty else "\n"))
+        for line in run.account():
+            _say(f"  {line}\n")
     finally:
-        signal.signal(signal.SIGINT, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
         if server is not None:
             time.sleep(SERVE_LINGER)  # viewers see the final state
             server.close()
         run.close()
+    for name in run.failed_displays:
+        _say(f"warning: display worker '{name}' failed; the data were taken without it\n")
     failed = run.failed_workers
     if failed:
         print(
@@ -274,6 +327,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="print every log line, not only warnings")
     p.add_argument(
+        "--stop-deadline",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds a worker may take to finish once it has nothing left to wait for; then it is "
+        "terminated alone (default 30)",
+    )
+    p.add_argument(
+        "--stall-threshold",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="report a worker that takes nothing from its full source buffer for this long (default 10)",
+    )
+    p.add_argument(
         "--serve",
         metavar="ADDR",
         help="serve stats, logs and samples to 'mimocorb attach' / File > Connect to Run (e.g. 5700 = "
@@ -301,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("directory", help="where mimocorb.key, mimocorb.key_secret and allowed_keys go")
     p = sub.add_parser("check", help="validate a setup and print every problem")
     p.add_argument("setup", help="setup YAML file")
+    sub.add_parser("clean", help="remove shared memory left behind by runs whose controller was killed")
     sub.add_parser("functions", help="list the prebuilt functions")
     sub.add_parser(
         "rp-emulator",
@@ -323,11 +392,14 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
         argv = ["gui", *argv]
     args = build_parser().parse_args(argv)
+    if args.command != "clean":
+        clean_segments()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("mimocorb.run").propagate = False  # the CLI prints run log entries itself
     handler = {
         "run": cmd_run,
         "check": cmd_check,
+        "clean": cmd_clean,
         "functions": cmd_functions,
         "gui": cmd_gui,
         "attach": cmd_attach,

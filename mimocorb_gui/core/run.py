@@ -126,6 +126,7 @@ class Run:
         self._t_end: float | None = None
         self._stop_flag = StopFlag(self.ctx)
         self._log_queue = None
+        self._begun = None  # shared counter: worker processes that reached their function
         self._log_feed: collections.deque[LogEntry] = collections.deque(maxlen=20000)
         self._log_new: list[LogEntry] = []
         self._log_file = None
@@ -152,6 +153,24 @@ class Run:
     @property
     def failed_workers(self) -> list[str]:
         return [n for n, w in self.workers.items() if w.failed]
+
+    def processes_begun(self) -> tuple[int, int]:
+        """(worker processes that have begun, all worker processes of the run).
+
+        A process has begun when it is past its start-up (a fresh interpreter under spawn, imports,
+        loading the function) and calls its worker function; one that already ended counts as begun
+        too (it will not begin any more). On a busy machine this takes seconds for 10 processes.
+        """
+        processes = [p for w in self.workers.values() for p in w.processes]
+        total = len(processes)
+        if self._begun is None:
+            return 0, total
+        ended = sum(p.exitcode is not None for p in processes)
+        return min(total, max(self._begun.value, ended)), total
+
+    def events_written(self) -> int:
+        """Events written so far into the buffers importers fill (cheap: header counters only)."""
+        return sum(self.buffers[b].stats().events_written for b in self.root_buffers if b in self.buffers)
 
     def elapsed(self) -> float:
         if self._t_start is None:
@@ -182,6 +201,7 @@ class Run:
                 self.write_notes(self.notes)
             self._log_file = open(self.run_dir / "run.log", "a", encoding="utf-8")  # noqa: SIM115
             self._log_queue = self.ctx.Queue()
+            self._begun = self.ctx.Value("i", 0)
 
             writers = {name: 0 for name in setup.buffers}
             for w in setup.workers.values():
@@ -224,6 +244,7 @@ class Run:
                                 stop_flag=self._stop_flag,
                                 log_queue=self._log_queue,
                                 log_level=self.log_level,
+                                begun=self._begun,
                             )
                         )
                     self.workers[wname] = Worker(wname, w.function, plans)

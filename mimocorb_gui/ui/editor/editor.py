@@ -62,6 +62,11 @@ def _release_clipboard_at_exit() -> None:
     atexit.register(_clear_clipboard)
 
 
+# shortcuts that work wherever the focus is in the window (a dock, a plot, the log), as the menus show
+# them; the others act on the graph only (Delete in the log's filter must not delete nodes)
+WINDOW_WIDE = frozenset({"save", "save_as", "undo", "redo", "find", "fit", "auto_layout", "add_buffer"})
+
+
 class GraphEditor(QWidget):
     """The graph editor widget (the main window's central widget)."""
 
@@ -167,6 +172,8 @@ class GraphEditor(QWidget):
                 action.setShortcutContext(
                     Qt.ShortcutContext.WidgetShortcut
                     if name in canvas_only
+                    else Qt.ShortcutContext.WindowShortcut
+                    if name in WINDOW_WIDE
                     else Qt.ShortcutContext.WidgetWithChildrenShortcut
                 )
             action.setToolTip(tip or text.replace("&", "").rstrip("…"))
@@ -179,8 +186,8 @@ class GraphEditor(QWidget):
         undo.setShortcut(QKeySequence.StandardKey.Undo)
         redo = self.undo_stack.createRedoAction(self, "&Redo")
         redo.setShortcut(QKeySequence.StandardKey.Redo)
-        for a in (undo, redo):
-            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        for a in (undo, redo):  # from every dock too (a text field keeps its own Ctrl+Z)
+            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             self.addAction(a)
         self.actions["undo"] = undo
         self.actions["redo"] = redo

@@ -120,3 +120,113 @@ def test_buffer_and_worker_columns_hold_long_run_numbers(qtbot):
     workers.model.set_stats({"lifetime_filter": ws})
     assert _texts_fit(workers.view) == []
     assert workers.view.columnWidth(4) >= workers.view.fontMetrics().horizontalAdvance("not started")
+
+
+# ------------------------------------------------------------------------------------ editor
+
+
+@pytest.fixture
+def muon_editor(qtbot, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from mimocorb_gui.core.setup import Setup
+    from mimocorb_gui.ui.editor import GraphEditor
+
+    src = Path(__file__).resolve().parent / "data" / "setups" / "muon_lifetime"
+    dst = tmp_path / "muon"
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("runs", ".*.layout.json", "__pycache__"))
+    editor = GraphEditor()
+    qtbot.addWidget(editor)
+    editor.resize(1300, 760)
+    editor.show()
+    qtbot.waitExposed(editor)
+    editor.set_setup(Setup.load(dst / "setup.yaml"))
+    return editor
+
+
+def _overlapping(editor) -> list[tuple]:
+    nodes = list(editor.scene.nodes.items())
+    pairs = []
+    for i, (ka, a) in enumerate(nodes):
+        for kb, b in nodes[i + 1 :]:
+            if a.sceneBoundingRect().adjusted(4, 4, -4, -4).intersects(b.sceneBoundingRect()):
+                pairs.append((ka, kb))
+    return pairs
+
+
+def _in_view(editor, key) -> bool:
+    view = editor.view
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    return shown.contains(editor.scene.nodes[key].sceneBoundingRect())
+
+
+def test_pasted_nodes_land_clear_of_others_and_in_view(muon_editor):
+    from PySide6.QtCore import QPointF
+
+    e = muon_editor
+    assert _overlapping(e) == []
+    e.view.centerOn(QPointF(0, 0))
+    e.scene.select([("worker", "pulse_heights"), ("buffer", "PulseHeights")])
+    e.actions["copy"].trigger()
+    e.actions["paste"].trigger()
+    e.actions["paste"].trigger()  # twice: the second copy must not cover the first either
+    pasted = [k for k in e.scene.nodes if k[1].startswith(("pulse_heights_copy", "PulseHeights_copy"))]
+    assert len(pasted) == 4
+    assert _overlapping(e) == []
+    assert all(_in_view(e, k) for k in e.scene.selected_keys())
+
+
+def test_worker_from_my_file_lands_clear_of_others_and_in_view(muon_editor, monkeypatch):
+    e = muon_editor
+    node = e.scene.nodes[("worker", "lifetime_filter")]
+    e.view.centerOn(node)  # the spot in the middle of the view is taken
+    monkeypatch.setattr(e, "ask_open_file", lambda *a: str(e.setup.setup_dir / "lifetime_filter.py"))
+    monkeypatch.setattr(e, "ask_item", lambda title, label, items: "print_decays")
+    e.actions["add_worker_from_file"].trigger()
+    assert ("worker", "print_decays") in e.scene.nodes
+    assert _overlapping(e) == []
+    assert _in_view(e, ("worker", "print_decays"))
+    assert "number_of_processes" not in e.setup.to_text().split("print_decays:")[1]
+    assert "sinks: []" not in e.setup.to_text()
+
+
+def test_a_connection_is_hit_a_few_pixels_off_its_line(muon_editor):
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    e = muon_editor
+    e.actions["fit"].trigger()
+    edge = e.scene.edges[("lifetime_filter", "sinks", "AcceptedPulses")]
+    path = edge.path()
+    mid = path.pointAtPercent(0.5)
+    angle = path.angleAtPercent(0.5)
+    import math
+
+    normal = (math.sin(math.radians(angle)), math.cos(math.radians(angle)))  # scene y points down
+    at = e.view.mapFromScene(mid) + QPoint(round(5 * normal[0]), round(5 * normal[1]))  # 5 px beside it
+    e.scene.clearSelection()
+    QTest.mouseClick(e.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at)
+    assert edge.isSelected()
+
+
+def test_missing_connections_are_errors_for_prebuilt_and_own_functions(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from mimocorb_gui.core.setup import Setup
+
+    root = Path(__file__).resolve().parent.parent
+    shutil.copy(root / "setups" / "simple" / "functions.py", tmp_path)
+    (tmp_path / "setup.yaml").write_text(
+        "Buffers:\n"
+        "  a: {slot_count: 4, data_length: 500, data_dtype: {IN1: float32}}\n"
+        "Workers:\n"
+        "  src: {function: simulators.gamma_pulses, sinks: [a]}\n"
+        "  mine: {file: functions.py, function: threshold_filter}\n"
+        "  theirs: {function: misc.copy}\n"
+        "  drain: {function: exporters.drain, sources: [a]}\n"
+    )
+    problems = Setup.load(tmp_path / "setup.yaml").validate()
+    severity = {p.location.split(".")[1]: p.severity for p in problems if p.location.endswith(".sources")}
+    assert severity == {"mine": "error", "theirs": "error"}

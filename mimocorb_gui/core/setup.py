@@ -1265,7 +1265,8 @@ class Setup:
         sinks: Iterable[str] = (),
         observes: Iterable[str] = (),
     ) -> None:
-        """Append a worker ``name`` (ValueError if it exists); empty lists are written as ``[]``."""
+        """Append a worker ``name`` (ValueError if it exists). Keys whose value is the manual's default
+        (one process, no sources, sinks or observed buffers) are left out; connecting adds them."""
         self._check_name(name, "worker")
         if name in self.worker_names:
             raise ValueError(f"worker '{name}' already exists")
@@ -1277,8 +1278,11 @@ class Setup:
         entry["function"] = str(function)
         if config is not None:
             entry["config"] = _to_node(config)
-        entry["number_of_processes"] = int(number_of_processes)
+        if int(number_of_processes) != 1:
+            entry["number_of_processes"] = int(number_of_processes)
         for role, names in (("sources", sources), ("sinks", sinks), ("observes", observes)):
+            if not names:
+                continue
             seq = CommentedSeq([str(n) for n in names])
             seq.fa.set_flow_style()
             entry[role] = seq
@@ -1827,7 +1831,7 @@ class _Validator:
                 wanted = getattr(doc, role, "")
                 hint = f" ({role}: {wanted})" if wanted else ""
                 self.add(
-                    severity,
+                    "error",  # prebuilt or the user's own: the template refuses to start either way
                     f"{WORKERS}.{wname}.{role}",
                     f"{label} is {_article(template)} {template} and {need}, has {n}{hint}",
                     node=node,

@@ -230,3 +230,46 @@ def test_missing_connections_are_errors_for_prebuilt_and_own_functions(tmp_path)
     problems = Setup.load(tmp_path / "setup.yaml").validate()
     severity = {p.location.split(".")[1]: p.severity for p in problems if p.location.endswith(".sources")}
     assert severity == {"mine": "error", "theirs": "error"}
+
+
+# -------------------------------------------------------------------------------- user guide
+
+
+def test_user_guide_shows_the_readme_for_users_and_the_setups_readmes(qtbot):
+    from pathlib import Path
+
+    from PySide6.QtCore import QUrl
+
+    from mimocorb_gui.ui.user_guide import UserGuide, user_sections
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    guide = UserGuide()
+    qtbot.addWidget(guide)
+    guide.show()
+    titles = [guide.contents.item(i).text().strip() for i in range(guide.contents.count())]
+    assert "The graph editor" in titles and "The main window" in titles
+    assert "Development" not in titles and "Performance" not in titles
+    assert "## Development" in readme and "## Development" not in user_sections(readme)
+    assert "## Performance" not in guide.markdown
+    assert "Start" in guide.text()
+    assert guide.scroll_to("The graph editor")
+    assert guide.browser.verticalScrollBar().value() > 0
+    # the link to an example setup's README (as a click on it delivers it) opens it here; Back returns
+    simple = root / "setups" / "simple" / "README.md"
+    assert simple.name in guide.markdown or "simple" in guide.markdown
+    guide.browser.anchorClicked.emit(QUrl.fromLocalFile(str(simple)))
+    first_line = simple.read_text(encoding="utf-8").splitlines()[0].lstrip("# ").strip()
+    assert guide.text().startswith(first_line)
+    assert guide.back_button.isEnabled()
+    guide.back_button.click()
+    assert "The graph editor" in guide.text() and not guide.back_button.isEnabled()
+
+
+def test_user_guide_leaves_out_developer_sections_but_not_code_blocks():
+    from mimocorb_gui.ui.user_guide import user_sections
+
+    text = "# T\nintro\n## Using it\n```\n## not a heading\n```\nuse\n## Development\nmake\n### Sub\nx\n## Red Pitaya\nrp\n"
+    assert (
+        user_sections(text) == "# T\nintro\n## Using it\n```\n## not a heading\n```\nuse\n## Red Pitaya\nrp\n"
+    )

@@ -161,7 +161,7 @@ class RunController(QObject):
             raise RuntimeError(f"a run is already {self._state}")
         t0 = time.perf_counter()
         run = Run(
-            self._setup, run_root=self.run_root, start_method=self.start_method, notes=notes
+            self._setup, run_root=self.run_root, start_method=self.start_method, notes=_text_file(notes)
         )  # validates: SetupInvalid
         self._duration = duration if duration and duration > 0 else None
         self._live_time = 0.0
@@ -233,7 +233,8 @@ class RunController(QObject):
         return in_order
 
     def set_notes(self, text: str) -> None:
-        """Write the notes into the current (or last) run directory."""
+        """Write the notes into the current (or last) run directory (a text file: it ends with a newline)."""
+        text = _text_file(text)
         run = self._run
         if run is not None:
             run.write_notes(text)
@@ -323,6 +324,11 @@ class RunController(QObject):
             self._timer.stop()
             self.run_finishing.emit()
             run.close(timeout=2.0)
+
+
+def _text_file(text: str) -> str:
+    """Text as a file holds it: empty, or ending with a newline."""
+    return text if not text or text.endswith("\n") else text + "\n"
 
 
 def _hms(seconds: float) -> str:

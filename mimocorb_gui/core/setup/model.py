@@ -121,6 +121,9 @@ class Setup:
 
     @classmethod
     def _from_text(cls, text: str, path: Path, *, newline: str, bom: bool) -> Setup:
+        if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
+            # an empty file (or comments only) is a new setup: its comments stay, the sections follow
+            text = (text.rstrip() + "\n" if text.strip() else "") + _NEW_SETUP_TEXT
         doc = cls._parse(text, path.name)
         return cls(doc, path, text=text, newline=newline, bom=bom)
 

@@ -273,3 +273,267 @@ def test_user_guide_leaves_out_developer_sections_but_not_code_blocks():
     assert (
         user_sections(text) == "# T\nintro\n## Using it\n```\n## not a heading\n```\nuse\n## Red Pitaya\nrp\n"
     )
+
+
+# ------------------------------------------------------------------------------ main window
+
+SMALL = """\
+# issue-15 test setup: simulated gamma pulses -> pulse heights -> histogram; a scope watches
+Buffers:
+  raw: {slot_count: 8, data_length: 200, data_dtype: {IN1: float32}}
+  heights: {slot_count: 64, data_length: 1, data_dtype: {position: int32, peak_heights: float32}}
+Workers:
+  source:
+    function: simulators.gamma_pulses
+    config: {rate: 200, seed: 3}
+    sinks: [raw]
+  pha:
+    function: analyzers.pha
+    sources: [raw]
+    sinks: [heights]
+    config: {channel: IN1, height: 0.05}
+  spectrum:
+    function: exporters.histogram
+    sources: [heights]
+    config: {bins: {peak_heights: [0, 2000, 50]}, update_interval: 0.2}
+  scope:
+    function: observers.oscilloscope
+    observes: [raw]
+    config: {trigger_level: 100, update_interval: 0.1}
+target_directory: runs
+"""
+
+WAIT_MS = 40000  # a loaded 2-core machine starts spawned processes slowly
+
+
+def _write(folder, text=SMALL):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "setup.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, no_shm_leak):
+    from mimocorb_gui.ui.main_window import MainWindow
+    from mimocorb_gui.ui.settings import Settings
+
+    w = MainWindow(settings=Settings(tmp_path / "config" / "settings.json"))
+    w.controller.run_root = tmp_path / "runs"
+    w.messages = []
+    w.inform = lambda title, text: w.messages.append((title, text))
+    w.ask = lambda title, text, buttons, default: default
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    qtbot.waitUntil(lambda: w.isActiveWindow(), timeout=5000)
+    yield w
+    if w.controller.busy:
+        w.controller.stop_and_wait(10.0)
+    w.controller.shutdown()
+
+
+def _state(qtbot, w, *states, timeout=WAIT_MS):
+    qtbot.waitUntil(lambda: w.controller.state in states, timeout=timeout)
+
+
+def _key(widget, key, modifier=None):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    QTest.keyClick(widget, key, modifier or Qt.KeyboardModifier.NoModifier)
+
+
+def test_1_save_and_undo_keys_work_from_every_dock(qtbot, window, tmp_path):
+    from PySide6.QtCore import Qt
+
+    w = window
+    path = _write(tmp_path / "keys")
+    assert w.open_setup(path)
+    original = path.read_text()
+    assert w.editor.rename_node("worker", "pha", "heights_from_pulses")  # an edit in the graph
+    assert w.is_modified()
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    # Ctrl+S typed in the log's filter field
+    log = w.docks["log"]
+    log.search.setFocus()
+    qtbot.waitUntil(log.search.hasFocus, timeout=3000)
+    _key(log.search, Qt.Key.Key_S, ctrl)
+    assert not w.is_modified() and "heights_from_pulses:" in path.read_text()
+    # Ctrl+Z with the focus on a plot (the histogram)
+    plot = w.docks["histogram:spectrum"].plot_widget
+    plot.setFocus()
+    qtbot.waitUntil(plot.hasFocus, timeout=3000)
+    _key(plot, Qt.Key.Key_Z, ctrl)
+    assert "pha" in w.setup.worker_names and w.is_modified()
+    # ... and from a dock floating over the window
+    log.setFloating(True)
+    log.activateWindow()
+    log.view.setFocus()
+    qtbot.waitUntil(lambda: log.view.hasFocus(), timeout=3000)
+    _key(log.view, Qt.Key.Key_S, ctrl)
+    assert path.read_text() == original and not w.is_modified()
+
+
+def test_2_stop_after_and_notes_belong_to_their_setup_and_run(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtCore import QPoint, Qt, QTime
+    from PySide6.QtTest import QTest
+
+    w = window
+    a, b = _write(tmp_path / "a"), _write(tmp_path / "b")
+    assert w.open_setup(b) and w.open_setup(a)  # recent: a, b
+    QTest.mouseClick(w.time_check, Qt.MouseButton.LeftButton, pos=QPoint(6, w.time_check.height() // 2))
+    assert w.time_check.isChecked()
+    w.time_edit.setTime(QTime(0, 0, 15))
+    assert w.measurement_time() == 15.0
+    QTest.keyClicks(w.notes, "setup a: HV 1.2 kV")
+    # the other setup from File ▸ Open Recent: no measurement time, no notes of setup a
+    recent_b = next(
+        act for name, act in w.actions.items() if name.startswith("recent:") and str(b) in act.text()
+    )
+    recent_b.trigger()
+    assert w.setup.path == b
+    assert not w.time_check.isChecked() and w.measurement_time() is None and w.notes.text() == ""
+    _key(w, Qt.Key.Key_F5)
+    _state(qtbot, w, "running")
+    run_b = w.controller.run_dir
+    _key(w, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
+    _state(qtbot, w, "finished")
+    assert not (run_b / "notes.txt").exists()  # setup a's notes did not go into setup b's run
+    # back to setup a: its own "Stop after" again
+    recent_a = next(
+        act for name, act in w.actions.items() if name.startswith("recent:") and str(a) in act.text()
+    )
+    recent_a.trigger()
+    assert w.setup.path == a and w.time_check.isChecked() and w.measurement_time() == 15.0
+    # notes go with one run: saved (a text file, newline at the end) and cleared when it ends
+    w.time_check.click()
+    QTest.keyClicks(w.notes, "first run")
+    _key(w, Qt.Key.Key_F5)
+    _state(qtbot, w, "running")
+    first = w.controller.run_dir
+    _key(w, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
+    _state(qtbot, w, "finished")
+    assert (first / "notes.txt").read_text() == "first run\n"
+    assert w.notes.text() == ""
+    # the run directory's link without a file manager: the path is shown to copy
+    import mimocorb_gui.ui.run_panel as run_panel
+
+    monkeypatch.setattr(run_panel, "open_url", lambda url: False)
+    w.actions["open_run_dir"].trigger()
+    assert w.banner.isVisible() and str(first) in w.banner.label.text()
+    w.banner.button.click()
+    from PySide6.QtGui import QGuiApplication
+
+    assert QGuiApplication.clipboard().text() == str(first)
+    run_log = (first / "run.log").read_bytes()
+    assert run_log.endswith(b"\n")
+
+
+def test_3_reset_layout_docks_a_floating_dock_again(qtbot, window, tmp_path):
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    w = window
+    assert w.open_setup(_write(tmp_path / "layout"))
+    log = w.docks["log"]
+    default_area = w.dockWidgetArea(log)
+    # double-click on the dock's title bar floats it, as a user does
+    QTest.mouseDClick(log, Qt.MouseButton.LeftButton, pos=QPoint(log.width() // 2, 6))
+    qtbot.waitUntil(log.isFloating, timeout=3000)
+    w.docks["rates"].close()
+    w.actions["reset_layout"].trigger()
+    assert not log.isFloating() and not log.isHidden()
+    assert w.dockWidgetArea(log) == default_area
+    assert not w.docks["rates"].isHidden()
+    assert {d.objectName() for d in w.tabifiedDockWidgets(log)} == {"workers", "buffers"}
+
+
+def test_5_start_says_how_many_workers_began_and_the_clock_starts_at_the_first_event(qtbot, window, tmp_path):
+    import time
+
+    from PySide6.QtCore import Qt
+
+    w = window
+    assert w.open_setup(_write(tmp_path / "startup"))
+    shown = []
+    sample = lambda: shown.append(w.time_label.text()) or False  # noqa: E731
+    t0 = time.monotonic()
+    _key(w, Qt.Key.Key_F5)
+    sample()
+    assert shown[0].startswith("starting ") and shown[0].endswith(" workers…")
+    begun, total = w.controller.processes_begun()
+    assert total == 4 and shown[0] == f"starting {begun}/4 workers…"
+    qtbot.waitUntil(lambda: sample() or w.time_label.text().startswith("run time"), timeout=WAIT_MS)
+    first_event_after = time.monotonic() - t0
+    assert w.controller.processes_begun() == (4, 4)
+    assert w.controller.first_event_seen
+    assert all(t.startswith(("starting ", "waiting for the first event", "run time")) for t in shown)
+    # the clock counts from the first event, not from Start (spawning took a while)
+    assert w.controller.live_time() < time.monotonic() - t0
+    assert w.controller.run.elapsed() - w.controller.live_time() > 0.2
+    assert "first event" in w.time_label.toolTip()
+    _key(w, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
+    _state(qtbot, w, "finished")
+    assert w.time_label.text().startswith("run time")
+    assert first_event_after > 0
+
+
+def test_6_docks_follow_a_fix_in_the_editor_and_a_failed_run(qtbot, window, tmp_path):
+    from PySide6.QtCore import Qt
+
+    w = window
+    bad = SMALL.replace("config: {trigger_level: 100, update_interval: 0.1}", "config: {trigger_level: high}")
+    assert w.open_setup(_write(tmp_path / "fix", bad))
+    assert "cannot show" in w.docks["oscilloscope:scope"].empty.label.text()
+    assert w.editor.set_worker_field("scope", "config", {"trigger_level": 100})  # fixed in the editor
+    qtbot.waitUntil(lambda: "Start the run" in w.docks["oscilloscope:scope"].empty.label.text(), timeout=5000)
+    assert "config error" not in w.docks["oscilloscope:scope"].status.text()
+    # a run that fails before the histogram had entries says so, not "Waiting for the first entries"
+    (tmp_path / "fix" / "broken.py").write_text(
+        "def analyse(buffer_io):\n    raise RuntimeError('the analysis is broken')\n"
+    )
+    assert w.editor.set_worker_field("pha", "file", "broken.py")
+    assert w.editor.set_worker_field("pha", "function", "analyse")
+    _key(w, Qt.Key.Key_F5)
+    _state(qtbot, w, "failed", timeout=WAIT_MS + 20000)
+    hist = w.docks["histogram:spectrum"]
+    qtbot.waitUntil(lambda: "failed without entries" in hist.empty.label.text(), timeout=5000)
+    assert hist.empty.visible
+
+
+def test_8_file_new_from_nothing_or_from_an_example(qtbot, window, tmp_path):
+    from pathlib import Path
+
+    from PySide6.QtCore import Qt
+
+    from mimocorb_gui.ui.new_setup import example_setups
+
+    w = window
+    w.ask_new_setup = lambda start: (None, tmp_path / "mine")
+    _key(w, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert w.setup is not None and w.setup.path == tmp_path / "mine" / "setup.yaml"
+    assert w.setup.worker_names == [] and not w.messages
+    assert w.editor.add_buffer("raw")
+    w.actions["save"].trigger()
+    assert "raw:" in (tmp_path / "mine" / "setup.yaml").read_text()
+    # an example as the template: copied with its own files, none of its runs
+    simple = next(p for p in example_setups() if p.name == "simple")
+    w.ask_new_setup = lambda start: (simple, tmp_path / "from_simple")
+    w.actions["new"].trigger()
+    assert w.setup.path == tmp_path / "from_simple" / "setup.yaml"
+    assert set(w.setup.worker_names) == set(
+        __import__("mimocorb_gui.core.setup", fromlist=["Setup"]).Setup.load(simple).worker_names
+    )
+    assert (tmp_path / "from_simple" / "functions.py").is_file() and not w.has_errors()
+    assert not (tmp_path / "from_simple" / "runs").exists()
+    # never over an existing setup
+    w.actions["new"].trigger()
+    assert w.messages and "exists already" in w.messages[-1][1]
+    # an empty setup.yaml someone made by hand opens as a new setup
+    empty = tmp_path / "by_hand" / "setup.yaml"
+    empty.parent.mkdir()
+    empty.write_text("")
+    assert w.open_setup(empty) and Path(w.setup.path) == empty

@@ -203,7 +203,7 @@ class RunPanel:
         """The status bar's clock: start-up of the workers, then the run time from the first event."""
         c = self.controller
         begun, total = c.processes_begun()
-        if c.busy and c.starting and not c.first_event_seen:
+        if c.busy and c.starting:  # until every process began (events may flow already)
             self.time_label.setText(f"starting {begun}/{total} workers…")
         elif c.busy and not c.first_event_seen:
             self.time_label.setText("waiting for the first event…")

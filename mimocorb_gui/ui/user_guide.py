@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 __all__ = ["UserGuide", "example_readmes", "guide_markdown", "readme_source", "user_sections"]
 
 DEVELOPER_SECTIONS = ("Performance", "Development")  # '## ' titles not shown to users
+IMAGE_WIDTH = 640  # px; the README's screenshots are larger
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 
 
@@ -156,6 +157,7 @@ class UserGuide(QDialog):
         if base is not None:
             self.browser.setSearchPaths([str(base)])
         self.browser.setMarkdown(text)
+        self._shrink_images()
         self.where.setText(label)
         self.back_button.setEnabled(bool(self.history))
         self.contents.blockSignals(True)
@@ -165,6 +167,28 @@ class UserGuide(QDialog):
             item.setData(Qt.ItemDataRole.UserRole, title)
             self.contents.addItem(item)
         self.contents.blockSignals(False)
+
+    def _shrink_images(self, width: int = IMAGE_WIDTH) -> None:
+        """Screenshots in the README are 1600 px wide: shown at ``width`` px (click opens them whole)."""
+        doc = self.browser.document()
+        block = doc.begin()
+        while block.isValid():
+            it = block.begin()
+            while not it.atEnd():
+                fragment = it.fragment()
+                fmt = fragment.charFormat()
+                if fmt.isImageFormat():
+                    image = fmt.toImageFormat()
+                    source = doc.resource(QTextDocument.ResourceType.ImageResource, QUrl(image.name()))
+                    natural = source.width() if hasattr(source, "width") else 0
+                    if natural > width or (not natural and not image.width()):
+                        image.setWidth(width)
+                        cursor = QTextCursor(doc)
+                        cursor.setPosition(fragment.position())
+                        cursor.setPosition(fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor)
+                        cursor.setCharFormat(image)
+                it += 1
+            block = block.next()
 
     def _contents_clicked(self, item: QListWidgetItem | None, _previous=None) -> None:
         if item is not None:

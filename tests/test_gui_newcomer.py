@@ -440,6 +440,8 @@ def test_3_reset_layout_docks_a_floating_dock_again(qtbot, window, tmp_path):
     assert w.open_setup(_write(tmp_path / "layout"))
     log = w.docks["log"]
     default_area = w.dockWidgetArea(log)
+    default_tabs = {d.objectName() for d in w.tabifiedDockWidgets(log)}
+    assert {"workers", "buffers"} <= default_tabs
     # double-click on the dock's title bar floats it, as a user does
     QTest.mouseDClick(log, Qt.MouseButton.LeftButton, pos=QPoint(log.width() // 2, 6))
     qtbot.waitUntil(log.isFloating, timeout=3000)
@@ -448,7 +450,7 @@ def test_3_reset_layout_docks_a_floating_dock_again(qtbot, window, tmp_path):
     assert not log.isFloating() and not log.isHidden()
     assert w.dockWidgetArea(log) == default_area
     assert not w.docks["rates"].isHidden()
-    assert {d.objectName() for d in w.tabifiedDockWidgets(log)} == {"workers", "buffers"}
+    assert {d.objectName() for d in w.tabifiedDockWidgets(log)} == default_tabs
 
 
 def test_5_start_says_how_many_workers_began_and_the_clock_starts_at_the_first_event(qtbot, window, tmp_path):
@@ -537,3 +539,14 @@ def test_8_file_new_from_nothing_or_from_an_example(qtbot, window, tmp_path):
     empty.parent.mkdir()
     empty.write_text("")
     assert w.open_setup(empty) and Path(w.setup.path) == empty
+
+
+def test_scope_axis_before_the_first_event_shows_zero_and_the_trigger(qtbot):
+    import numpy as np
+
+    from mimocorb_gui.ui.docks.oscilloscope import OscilloscopeDock
+
+    dock = OscilloscopeDock("scope", "Pulses", {"trigger_level": 20}, np.dtype([("IN1", "f4")]), 600)
+    qtbot.addWidget(dock)
+    lo, hi = dock.plot.viewRange()[1]
+    assert lo <= 0 and hi >= 20 and hi - lo < 100  # the gamma setup showed 19.6 .. 20.4 keV

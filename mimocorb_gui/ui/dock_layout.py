@@ -78,14 +78,28 @@ class DockLayout:
                 self.tabifyDockWidget(group[0], x)
             if group:
                 group[0].raise_()
+        # beside the graph, or on a short screen (768 px), there is height for one dock: rates become a tab
+        self._rates_tabbed = self._narrow_layout or self._too_short()
         if log_dock is not None:
-            if "rates" in d:
+            if "rates" in d and not self._rates_tabbed:
                 self.splitDockWidget(log_dock, d["rates"], vertical)
-            for key in ("workers", "buffers"):
+            for key in ("workers", "buffers", *(("rates",) if self._rates_tabbed else ())):
                 if key in d:
                     self.tabifyDockWidget(log_dock, d[key])
             log_dock.raise_()
+        if self.editor is not None and hasattr(self.editor, "hsplit"):
+            QTimer.singleShot(0, self._editor_side_panels)  # once the docks have taken their width
         self._default_sizes()
+
+    def _editor_side_panels(self) -> None:
+        """The graph needs the width more than the palette and property panel on a narrow screen."""
+        split = getattr(self.editor, "hsplit", None)
+        if split is None:
+            return
+        total = sum(split.sizes())
+        side = (150, 220) if getattr(self, "_narrow_layout", False) else (190, 290)
+        if total > sum(side) + 200:
+            split.setSizes([side[0], total - sum(side), side[1]])
 
     def _too_narrow(self, row: list) -> bool:
         """The docks of one row need more width than the window can have on this screen."""
@@ -93,6 +107,12 @@ class DockLayout:
         screen = self.screen()
         avail = screen.availableGeometry().width() if screen is not None else 10**6
         return need > min(avail, max(self.width(), 1000))
+
+    def _too_short(self) -> bool:
+        """Log and rates stacked would leave each too few lines (a 768 px screen)."""
+        screen = self.screen()
+        avail = screen.availableGeometry().height() if screen is not None else 10**6
+        return min(avail, max(self.height(), 700)) < 850
 
     def _default_sizes(self) -> None:
         d = self.docks
@@ -116,7 +136,7 @@ class DockLayout:
             share = [0.37] * len(plots) + ([0.26 if plots else 1.0] if log_dock is not None else [])
             self.resizeDocks(columns, [int(w * f) for f in share], horizontal)
             self.resizeDocks([columns[0]], [int(h * 0.58)], vertical)
-        if log_dock is not None and "rates" in d:
+        if log_dock is not None and "rates" in d and not getattr(self, "_rates_tabbed", False):
             self.resizeDocks([log_dock, d["rates"]], [int(h * 0.3), int(h * 0.28)], vertical)
 
     def _fit_editor_later(self) -> None:

@@ -185,7 +185,9 @@ class UserGuide(QDialog):
                         image.setWidth(width)
                         cursor = QTextCursor(doc)
                         cursor.setPosition(fragment.position())
-                        cursor.setPosition(fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor)
+                        cursor.setPosition(
+                            fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor
+                        )
                         cursor.setCharFormat(image)
                 it += 1
             block = block.next()

@@ -229,6 +229,8 @@ class LogDock(MonitorDock):
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
         split.setCollapsible(0, False)
+        line = self.detail.fontMetrics().lineSpacing()
+        split.setSizes([40 * line, 3 * line])  # the table gets the height; a traceback enlarges the pane
         layout.addWidget(split, 1)
         self.setWidget(body)
         self.empty = EmptyState(self.view.viewport())

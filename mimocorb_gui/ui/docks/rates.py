@@ -55,7 +55,9 @@ class RatesDock(MonitorDock):
         fast_plot_item(self.plot, minor_grid=False)
         self.plot.setLogMode(x=False, y=True)
         self.plot.setLabel("left", "Rate [events/s]")
-        self.plot.setLabel("bottom", "Time since Start [s]")  # the status bar's run time starts at the first event
+        self.plot.setLabel(
+            "bottom", "Time since Start [s]"
+        )  # the status bar's run time starts at the first event
         self.plot.setYRange(0, 3, padding=0)  # 1 .. 1000 events/s until there are rates
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.colors: dict[str, str] = {}

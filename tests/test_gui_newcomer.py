@@ -504,6 +504,7 @@ def test_6_docks_follow_a_fix_in_the_editor_and_a_failed_run(qtbot, window, tmp_
     hist = w.docks["histogram:spectrum"]
     qtbot.waitUntil(lambda: "failed without entries" in hist.empty.label.text(), timeout=5000)
     assert hist.empty.visible
+    assert w.time_label.text() in ("no event came",) or w.time_label.text().startswith("run time")
 
 
 def test_8_file_new_from_nothing_or_from_an_example(qtbot, window, tmp_path):

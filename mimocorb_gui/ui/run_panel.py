@@ -207,8 +207,10 @@ class RunPanel:
             self.time_label.setText(f"starting {begun}/{total} workers…")
         elif c.busy and not c.first_event_seen:
             self.time_label.setText("waiting for the first event…")
-        elif c.first_event_seen or c.busy:
+        elif c.first_event_seen:
             self.time_label.setText(f"run time {_hms(c.live_time())}")
+        elif c.run_dir is not None:  # ended before its first event
+            self.time_label.setText("no event came")
 
     def _run_finished(self, state: str, run_dir) -> None:
         stats = self.controller.last_stats

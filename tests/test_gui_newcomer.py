@@ -538,8 +538,12 @@ def test_8_file_new_from_nothing_or_from_an_example(qtbot, window, tmp_path):
     # an empty setup.yaml someone made by hand opens as a new setup
     empty = tmp_path / "by_hand" / "setup.yaml"
     empty.parent.mkdir()
-    empty.write_text("")
+    empty.write_text("# my first setup\n")
     assert w.open_setup(empty) and Path(w.setup.path) == empty
+    assert w.setup.worker_names == [] and w.setup.to_text().startswith("# my first setup\n")
+    assert w.editor.add_buffer("raw")
+    w.actions["save"].trigger()
+    assert "raw:" in empty.read_text() and empty.read_text().startswith("# my first setup")
 
 
 def test_scope_axis_before_the_first_event_shows_zero_and_the_trigger(qtbot):

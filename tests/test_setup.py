@@ -98,24 +98,12 @@ def test_load_duplicate_key_is_located(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("text", "what"), [("- a\n- b\n", "found a list"), ("42\n", "found int 42")]
+    ("text", "what"), [("- a\n- b\n", "found a list"), ("", "empty"), ("42\n", "found int 42")]
 )
 def test_load_non_mapping_top_level(tmp_path, text, what):
     (tmp_path / "setup.yaml").write_text(text)
     with pytest.raises(SetupError, match=what):
         Setup.load(tmp_path / "setup.yaml")
-
-
-@pytest.mark.parametrize("text", ["", "\n\n", "# my first setup\n"])
-def test_an_empty_file_is_a_new_setup(tmp_path, text):
-    (tmp_path / "setup.yaml").write_text(text)
-    setup = Setup.load(tmp_path / "setup.yaml")
-    assert setup.buffer_names == [] and setup.worker_names == []
-    assert setup.to_text().startswith(text.strip())  # a comment the student wrote stays
-    setup.add_buffer("raw", 8, 1, {"x": "float32"})
-    setup.save()
-    again = Setup.load(tmp_path / "setup.yaml")
-    assert again.buffer_names == ["raw"]
 
 
 def test_load_directory_uses_its_setup_yaml():

@@ -225,7 +225,8 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
 
     def open_setup(self, path: str | Path, reload: bool = False) -> bool:
         """Load a setup file and show it; False (with a message) if that is not possible now."""
-        from mimocorb_gui.core.setup import Setup, SetupError
+        from mimocorb_gui.core.setup import SetupError
+        from mimocorb_gui.ui.new_setup import load_for_editing
 
         target = _setup_file(path)
         if target is None:
@@ -237,7 +238,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         if not self._may_discard_changes("opening another setup" if not reload else "reloading"):
             return False
         try:
-            setup = Setup.load(target)
+            setup = load_for_editing(target)  # an empty setup.yaml opens as a new setup
         except SetupError as exc:
             self.inform("Open setup", f"Cannot open the setup:\n{exc}")
             if not Path(target).exists():

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["NewSetupDialog", "create_setup", "example_setups"]
+__all__ = ["NewSetupDialog", "create_setup", "example_setups", "load_for_editing"]
 
 EMPTY_SETUP = "# mimoCoRB setup: drag a function and a Buffer from the palette onto the canvas\n"
 NOT_COPIED = ("runs", "run_*", "__pycache__", ".*.layout.json", "*.pyc")
@@ -57,6 +57,25 @@ def create_setup(folder: str | Path, template: str | Path | None = None) -> Path
         raise FileNotFoundError(f"{source}: no setup.yaml to copy")
     shutil.copytree(source, folder, ignore=shutil.ignore_patterns(*NOT_COPIED), dirs_exist_ok=True)
     return target
+
+
+def load_for_editing(path: str | Path):
+    """``Setup.load``, except that an empty (or comments-only) file opens as a new setup to fill in the
+    editor: its comments stay, the empty sections follow. (``mimocorb check``/``run`` still refuse it:
+    there is nothing to run.)"""
+    from mimocorb_gui.core.setup import Setup
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8") if p.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        text = None
+    if text is not None and all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        return Setup.from_text((text.rstrip() + "\n" if text.strip() else "") + NEW_SECTIONS, p)
+    return Setup.load(p)
+
+
+NEW_SECTIONS = "Buffers: {}\n\nWorkers: {}\n"
 
 
 def _summary(folder: Path) -> str:

@@ -302,15 +302,18 @@ class RunController(QObject):
             self._finish(run)
 
     def _watch_startup(self, run: Run) -> None:
-        begun = run.processes_begun()
+        begun_of = getattr(run, "processes_begun", None)  # a served (remote) run does not say
+        begun = begun_of() if begun_of is not None else (0, 0)
         if begun != self._begun:
             self._begun = begun
             self.startup_changed.emit(*begun)
-        if not self._first_event_seen and run.events_written() > 0:
-            self._first_event_seen = True
-            if self._state == "running":
-                self._live_clock.start()
-            self.first_event.emit()
+        if not self._first_event_seen:
+            written = getattr(run, "events_written", None)
+            if written is None or written() > 0:
+                self._first_event_seen = True
+                if self._state == "running":
+                    self._live_clock.start()
+                self.first_event.emit()
 
     def _deliver_logs(self, entries: list) -> None:
         if not entries:

@@ -130,9 +130,6 @@ class Setup:
         except setuplimits.LimitError as exc:
             where = f"{path.name}:{exc.line}:{exc.column}" if exc.line else path.name
             raise SetupError(f"{where}: {exc.message}", line=exc.line, column=exc.column) from None
-        if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
-            # an empty file (or comments only) is a new setup: its comments stay, the sections follow
-            text = (text.rstrip() + "\n" if text.strip() else "") + _NEW_SETUP_TEXT
         doc = cls._parse(text, path.name)
         return cls(doc, path, text=text, newline=newline, bom=bom)
 

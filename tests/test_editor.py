@@ -356,24 +356,35 @@ def test_moves_are_undoable_and_kept_in_a_side_file_not_in_the_setup(muon, qtbot
     QTest.mouseMove(vp, end)
     QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
     moved = node.pos()
-    assert moved.y() > old.y() + 50 and muon.is_modified()
+    side = layout_path(muon.setup.path)
+    assert side.name == ".setup.layout.json"
+    # a move does not change the YAML: nothing to ask about; the side file keeps it at once
+    assert moved.y() > old.y() + 50 and not muon.is_modified()
+    data = json.loads(side.read_text())
+    assert data["nodes"]["worker:pulse_heights"] == [round(moved.x(), 1), round(moved.y(), 1)]
+    assert side.stat().st_mode & 0o777 == muon.setup.path.stat().st_mode & 0o777  # not 0600
     muon.actions["undo"].trigger()
     assert node.pos() == old
+    assert json.loads(side.read_text())["nodes"]["worker:pulse_heights"] == [
+        round(old.x(), 1),
+        round(old.y(), 1),
+    ]
     muon.actions["redo"].trigger()
     assert node.pos() == moved
     text = muon.setup.path.read_text()
+    muon.rename_node("worker", "pulse_heights", "heights")
+    assert muon.is_modified()
     with qtbot.waitSignal(muon.modified) as modified:
         muon.actions["save"].trigger()
     assert modified.args == [False]
-    assert muon.setup.path.read_text() == text  # positions never go into the setup
-    side = layout_path(muon.setup.path)
-    assert side.name == ".setup.layout.json"
+    assert "  heights:" in muon.setup.path.read_text() and "nodes" not in muon.setup.path.read_text()
+    assert muon.setup.path.read_text() != text
     data = json.loads(side.read_text())
-    assert data["nodes"]["worker:pulse_heights"] == [round(moved.x(), 1), round(moved.y(), 1)]
+    assert data["nodes"]["worker:heights"] == [round(moved.x(), 1), round(moved.y(), 1)]
     again = GraphEditor()
     qtbot.addWidget(again)
     again.set_setup(Setup.load(muon.setup.path))
-    assert again.scene.nodes[("worker", "pulse_heights")].pos() == moved
+    assert again.scene.nodes[("worker", "heights")].pos() == moved
 
 
 # =========================================================================== round trip

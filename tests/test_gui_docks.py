@@ -266,7 +266,10 @@ def test_log_dock_filters_by_worker_level_and_text(qtbot):
         ),
     ]
     dock.add_entries(entries)
-    assert dock.proxy.rowCount() == 4 and dock.error_count == 1
+    assert dock.level_box.currentText() == "Info and worse"  # debug lines only when asked for
+    assert dock.proxy.rowCount() == 3 and dock.error_count == 1
+    dock.level_box.setCurrentIndex(0)
+    assert dock.proxy.rowCount() == 4
     dock.worker_box.setCurrentText("filter")
     assert dock.visible_messages() == ["slow", entries[3].message]
     dock.level_box.setCurrentIndex(3)  # errors only
@@ -308,7 +311,26 @@ def test_rates_dock_log_axis_and_window(qtbot, monkeypatch):
     assert dock.plot.getAxis("left").logMode
     lo, hi = dock.plot.viewRange()[1]
     assert hi - lo >= 3 - 1e-9  # whole decades
-    assert "raw</span> 109.0/s" in dock.now_label.text()
+    assert "raw</span>&nbsp;109.0/\u2060s" in dock.now_label.text()
+    # laid out narrower than the legend, lines break between entries only, never inside "2.0/s"
+    from PySide6.QtGui import QTextDocument
+
+    doc = QTextDocument()
+    doc.setDefaultFont(dock.now_label.font())
+    doc.setHtml(dock.now_label.text())
+    doc.setTextWidth(120)
+    doc.size()  # lays the text out
+    layout = doc.begin().layout()
+    text = doc.begin().text()
+    lines = [
+        text[layout.lineAt(i).textStart() :][: layout.lineAt(i).textLength()]
+        for i in range(layout.lineCount())
+    ]
+    assert len(lines) == 2, lines
+    assert [line.replace("\u00a0", " ").replace("\u2060", "").strip() for line in lines] == [
+        "━ raw 109.0/s",
+        "━ kept 2.0/s",
+    ]
 
 
 def test_axis_labels():

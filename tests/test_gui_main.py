@@ -179,7 +179,7 @@ def test_run_cycle_start_watch_pause_resume_stop(qtbot, window, tmp_path):
     )
     run_dir = w.controller.run_dir
     assert run_dir.parent == tmp_path / "runs"
-    assert (run_dir / "notes.txt").read_text() == "detector B, HV 1.2 kV"
+    assert (run_dir / "notes.txt").read_text() == "detector B, HV 1.2 kV\n"  # a text file: newline at the end
 
     # events arrive in the docks: a trace, histogram entries, buffer counters, rates
     qtbot.waitUntil(lambda: scope.frames >= 3, timeout=WAIT_MS)

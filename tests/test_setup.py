@@ -730,7 +730,7 @@ def test_add_worker_appends_to_the_section(hand):
     text = hand.to_text()
     assert text.endswith(
         "  drain:\n    function: data.export\n    config:\n      bins:\n        h: [0, 1, 10]\n"
-        "    number_of_processes: 1\n    sources: [Params]\n    sinks: []\n    observes: []\n\n"
+        "    sources: [Params]\n\n"  # the manual's defaults (1 process, no sinks) are left out
         "target_directory: ~/runs/muon  # where runs go\n"
     )
     assert hand.workers["drain"].config == {"bins": {"h": [0, 1, 10]}}

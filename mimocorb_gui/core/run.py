@@ -151,6 +151,7 @@ class Run:
         self._t_end: float | None = None
         self._stop_flag = StopFlag(self.ctx)
         self._log_queue = None
+        self._begun = None  # shared counter: worker processes that reached their function
         self._log_feed: collections.deque[LogEntry] = collections.deque(maxlen=20000)
         self._log_new: list[LogEntry] = []
         self._log_file = None
@@ -186,6 +187,24 @@ class Run:
     def failed_displays(self) -> list[str]:
         """Display-only observers that failed; the acquisition went on without them."""
         return [n for n, w in self.workers.items() if w.failed and self.plan.workers[n].display_only]
+
+    def processes_begun(self) -> tuple[int, int]:
+        """(worker processes that have begun, all worker processes of the run).
+
+        A process has begun when it is past its start-up (a fresh interpreter under spawn, imports,
+        loading the function) and calls its worker function; one that already ended counts as begun
+        too (it will not begin any more). On a busy machine this takes seconds for 10 processes.
+        """
+        processes = [p for w in self.workers.values() for p in w.processes]
+        total = len(processes)
+        if self._begun is None:
+            return 0, total
+        ended = sum(p.exitcode is not None for p in processes)
+        return min(total, max(self._begun.value, ended)), total
+
+    def events_written(self) -> int:
+        """Events written so far into the buffers importers fill (cheap: header counters only)."""
+        return sum(self.buffers[b].stats().events_written for b in self.root_buffers if b in self.buffers)
 
     def elapsed(self) -> float:
         if self._t_start is None:
@@ -236,6 +255,7 @@ class Run:
                 self.write_notes(self.notes)
             self._log_file = open(self.run_dir / "run.log", "a", encoding="utf-8")  # noqa: SIM115
             self._log_queue = self.ctx.Queue()
+            self._begun = self.ctx.Value("i", 0)
 
             try:
                 for name, spec in plan.buffers.items():
@@ -275,6 +295,7 @@ class Run:
                                 log_queue=self._log_queue,
                                 log_level=self.log_level,
                                 orphan_deadline=self.stop_deadline,
+                                begun=self._begun,
                             )
                         )
                     self.workers[wname] = Worker(wname, w.function, plans)

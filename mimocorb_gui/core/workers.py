@@ -55,6 +55,7 @@ class ProcessPlan:
     log_queue: Any
     log_level: int = logging.DEBUG
     orphan_deadline: float = 30.0  # seconds to finish in order after the controller died
+    begun: Any = None  # a shared counter (multiprocessing Value 'i') of processes that reached their function
 
 
 class _LineLogger(_io.TextIOBase):
@@ -126,6 +127,13 @@ def yield_cpu_to_acquisition() -> str:
         return "nice 19"
     except (AttributeError, OSError):
         return "unchanged"
+
+
+def _count_begun(plan: ProcessPlan) -> None:
+    """Tell the run this process is past its start-up (interpreter, imports) and calls its function."""
+    if plan.begun is not None:
+        with plan.begun.get_lock():
+            plan.begun.value += 1
 
 
 def _append_run_log(plan: ProcessPlan, message: str) -> None:
@@ -224,6 +232,7 @@ def process_main(plan: ProcessPlan) -> None:
         from mimocorb_gui.core.loader import load_function
 
         function = load_function(plan.file, plan.function, Path(plan.setup_dir))
+        _count_begun(plan)
         function(io)
     except BaseException as exc:  # noqa: BLE001 - every failure must be reported and cleaned up
         code = EXIT_FAILED

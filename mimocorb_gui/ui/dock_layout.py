@@ -41,12 +41,16 @@ class DockLayout:
             self.docks[dock.dock_id] = dock
         self._dock_signature = dock_signature(self.setup)
         self._arrange_default()
+        self._default_layout = self.saveState(LAYOUT_VERSION)  # what View ▸ Reset Layout goes back to
         self._fill_view_menu()
 
     def _arrange_default(self) -> None:
         """The graph across the top; below it side by side: oscilloscopes, histograms, and a column
         with the log (workers and buffers as tabs) over the rates. A setup's graph is wide and flat,
-        so it gets the whole width; the plots get the height they need to be read."""
+        so it gets the whole width; the plots get the height they need to be read.
+
+        On a narrow screen (1366 px) the plots and the log column do not fit side by side: the log
+        column then goes right of the graph, and the plots share the bottom row alone."""
         d = self.docks
         scopes = [x for k, x in d.items() if k.startswith("oscilloscope:")]
         hists = [x for k, x in d.items() if k.startswith("histogram:")]
@@ -55,33 +59,84 @@ class DockLayout:
             x.show()
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-        columns = [g[0] for g in (scopes, hists) if g]
+        plots = [g[0] for g in (scopes, hists) if g]
         log_dock = d.get("log")
-        if log_dock is not None:
-            columns.append(log_dock)
-        if not columns:
-            return
-        self.addDockWidget(bottom, columns[0])
-        for left, right in zip(columns, columns[1:], strict=False):
-            self.splitDockWidget(left, right, horizontal)
+        self._narrow_layout = log_dock is not None and bool(plots) and self._too_narrow([*plots, log_dock])
+        self.setCorner(
+            Qt.Corner.BottomRightCorner,
+            bottom if self._narrow_layout else Qt.DockWidgetArea.RightDockWidgetArea,
+        )
+        columns = plots + ([log_dock] if log_dock is not None and not self._narrow_layout else [])
+        if columns:
+            self.addDockWidget(bottom, columns[0])
+            for left, right in zip(columns, columns[1:], strict=False):
+                self.splitDockWidget(left, right, horizontal)
+        if self._narrow_layout:
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, log_dock)
         for group in (scopes, hists):
             for x in group[1:]:
                 self.tabifyDockWidget(group[0], x)
             if group:
                 group[0].raise_()
+        # beside the graph, or on a short screen (768 px), there is height for one dock: rates become a tab
+        self._rates_tabbed = self._narrow_layout or self._too_short()
         if log_dock is not None:
-            if "rates" in d:
+            if "rates" in d and not self._rates_tabbed:
                 self.splitDockWidget(log_dock, d["rates"], vertical)
-            for key in ("workers", "buffers"):
+            for key in ("workers", "buffers", *(("rates",) if self._rates_tabbed else ())):
                 if key in d:
                     self.tabifyDockWidget(log_dock, d[key])
             log_dock.raise_()
+        if self.editor is not None and hasattr(self.editor, "hsplit"):
+            QTimer.singleShot(0, self._editor_side_panels)  # once the docks have taken their width
+        self._default_sizes()
+
+    def _editor_side_panels(self) -> None:
+        """The graph needs the width more than the palette and property panel on a narrow screen."""
+        split = getattr(self.editor, "hsplit", None)
+        if split is None:
+            return
+        total = sum(split.sizes())
+        side = (150, 220) if getattr(self, "_narrow_layout", False) else (190, 290)
+        if total > sum(side) + 200:
+            split.setSizes([side[0], total - sum(side), side[1]])
+
+    def _too_narrow(self, row: list) -> bool:
+        """The docks of one row need more width than the window can have on this screen."""
+        need = sum(x.minimumSizeHint().width() for x in row) + 10 * len(row)
+        screen = self.screen()
+        avail = screen.availableGeometry().width() if screen is not None else 10**6
+        return need > min(avail, max(self.width(), 1000))
+
+    def _too_short(self) -> bool:
+        """Log and rates stacked would leave each too few lines (a 768 px screen)."""
+        screen = self.screen()
+        avail = screen.availableGeometry().height() if screen is not None else 10**6
+        return min(avail, max(self.height(), 700)) < 850
+
+    def _default_sizes(self) -> None:
+        d = self.docks
+        horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        plots = [
+            next((x for k, x in d.items() if k.startswith(prefix)), None)
+            for prefix in ("oscilloscope:", "histogram:")
+        ]
+        plots = [x for x in plots if x is not None]
+        log_dock = d.get("log")
         w, h = max(self.width(), 1000), max(self.height(), 700)
-        plots = [x for x in columns if x is not log_dock]
-        share = [0.37] * len(plots) + ([0.26 if plots else 1.0] if log_dock is not None else [])
-        self.resizeDocks(columns, [int(w * f) for f in share], horizontal)
-        self.resizeDocks([columns[0]], [int(h * 0.58)], vertical)
-        if log_dock is not None and "rates" in d:
+        if getattr(self, "_narrow_layout", False):
+            if plots:
+                self.resizeDocks(plots, [w // len(plots)] * len(plots), horizontal)
+                self.resizeDocks([plots[0]], [int(h * 0.5)], vertical)
+            self.resizeDocks([log_dock], [max(log_dock.minimumSizeHint().width(), int(w * 0.28))], horizontal)
+        else:
+            columns = plots + ([log_dock] if log_dock is not None else [])
+            if not columns:
+                return
+            share = [0.37] * len(plots) + ([0.26 if plots else 1.0] if log_dock is not None else [])
+            self.resizeDocks(columns, [int(w * f) for f in share], horizontal)
+            self.resizeDocks([columns[0]], [int(h * 0.58)], vertical)
+        if log_dock is not None and "rates" in d and not getattr(self, "_rates_tabbed", False):
             self.resizeDocks([log_dock, d["rates"]], [int(h * 0.3), int(h * 0.28)], vertical)
 
     def _fit_editor_later(self) -> None:
@@ -90,9 +145,19 @@ class DockLayout:
             QTimer.singleShot(0, self.editor.actions["fit"].trigger)
 
     def reset_layout(self) -> None:
+        """Every dock back in its default place: floating ones docked again, closed ones shown."""
         for d in self.docks.values():
-            self.removeDockWidget(d)
-        self._arrange_default()
+            d.setFloating(False)
+            d.show()
+        default = getattr(self, "_default_layout", None)
+        if default is None or not self.restoreState(default, LAYOUT_VERSION):
+            for d in self.docks.values():
+                self.removeDockWidget(d)
+            self._arrange_default()
+        for d in self.docks.values():
+            d.setFloating(False)
+            d.show()
+        self._default_sizes()
         self._fit_editor_later()
         if self.setup is not None:
             self.settings.remove_layout(layout_key(self.setup.path))
@@ -113,6 +178,7 @@ class DockLayout:
             "version": LAYOUT_VERSION,
             "qt_state": base64.b64encode(bytes(self.saveState(LAYOUT_VERSION))).decode("ascii"),
             "docks": docks,
+            "run": self.run_options(),
             "saved": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
 
@@ -122,12 +188,18 @@ class DockLayout:
             return False
         ok = False
         blob = state.get("qt_state")
+        saved_docks = state.get("docks") if isinstance(state.get("docks"), dict) else {}
+        if set(saved_docks) != set(self.docks):
+            # docks came or went since: Qt's saved geometry would squeeze a new dock into a sliver
+            # of its neighbour; the default arrangement holds, the docks' own settings are applied
+            blob = None
         if isinstance(blob, str):
             try:
                 ok = self.restoreState(QByteArray(base64.b64decode(blob.encode("ascii"))), LAYOUT_VERSION)
             except (ValueError, TypeError):
                 ok = False
-        saved_docks = state.get("docks") if isinstance(state.get("docks"), dict) else {}
+        if isinstance(state.get("run"), dict):
+            self.apply_run_options(state["run"])
         for dock_id, dock in self.docks.items():
             entry = saved_docks.get(dock_id)
             if not isinstance(entry, dict):
@@ -162,7 +234,14 @@ class DockLayout:
                 ok = self.restoreGeometry(QByteArray(base64.b64decode(geo.encode("ascii"))))
             except (ValueError, TypeError):
                 ok = False
-        if not ok:
+        screen = self.screen()
+        if screen is not None:
+            avail = screen.availableGeometry()
+            if not ok:
+                self.resize(min(1500, avail.width()), min(950, avail.height()))
+            elif self.width() > avail.width() or self.height() > avail.height():  # saved on a larger screen
+                self.resize(min(self.width(), avail.width()), min(self.height(), avail.height()))
+        elif not ok:
             self.resize(1500, 950)
 
     def _save_window_geometry(self) -> None:

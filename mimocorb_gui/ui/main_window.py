@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from mimocorb_gui.ui.banner import Banner, escape_html
 from mimocorb_gui.ui.dock_layout import DockLayout
 from mimocorb_gui.ui.docks.base import MonitorDock, configure_pyqtgraph
+from mimocorb_gui.ui.docks.catalog import dock_signature
 from mimocorb_gui.ui.overview import SetupOverview
 from mimocorb_gui.ui.run_controller import IDLE_STATES, RunController
 from mimocorb_gui.ui.run_panel import STATE_TEXT, RunPanel
@@ -165,6 +166,8 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         c.run_started.connect(self._run_started)
         c.run_finished.connect(self._run_finished)
         c.countdown_changed.connect(self._countdown_changed)
+        c.startup_changed.connect(self._show_clock)
+        c.first_event.connect(self._show_clock)
 
     # ------------------------------------------------------------------ opening setups
 
@@ -176,13 +179,54 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         if path:
             self.open_setup(path)
 
+    def new_setup(self) -> bool:
+        """File ▸ New: a new folder with an empty setup or a copy of an example, opened at once."""
+        from mimocorb_gui.ui.new_setup import create_setup
+
+        if self.controller.busy:
+            self.inform("New setup", "A run is in progress. Stop it before starting a new setup.")
+            return False
+        start = self.setup.setup_dir.parent if self.setup is not None else Path.home()
+        choice = self.ask_new_setup(start)
+        if choice is None:
+            return False
+        template, folder = choice
+        if not str(folder).strip():
+            return False
+        try:
+            path = create_setup(folder, template)
+        except OSError as exc:
+            self.inform("New setup", f"Cannot create the setup:\n{exc}")
+            return False
+        return self.open_setup(path)
+
+    def ask_new_setup(self, start_dir: Path):
+        """(template folder or None, new folder), or None when cancelled (tests replace this)."""
+        from mimocorb_gui.ui.new_setup import NewSetupDialog
+
+        dialog = NewSetupDialog(start_dir, self)
+        if dialog.exec() != NewSetupDialog.DialogCode.Accepted:
+            return None
+        return dialog.choice()
+
+    def show_user_guide(self) -> None:
+        from mimocorb_gui.ui.user_guide import UserGuide
+
+        guide = getattr(self, "user_guide", None)
+        if guide is None:
+            guide = self.user_guide = UserGuide(self)
+        guide.show()
+        guide.raise_()
+        guide.activateWindow()
+
     def reload_setup(self) -> None:
         if self.setup is not None:
             self.open_setup(self.setup.path, reload=True)
 
     def open_setup(self, path: str | Path, reload: bool = False) -> bool:
         """Load a setup file and show it; False (with a message) if that is not possible now."""
-        from mimocorb_gui.core.setup import Setup, SetupError
+        from mimocorb_gui.core.setup import SetupError
+        from mimocorb_gui.ui.new_setup import load_for_editing
 
         target = _setup_file(path)
         if target is None:
@@ -194,7 +238,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         if not self._may_discard_changes("opening another setup" if not reload else "reloading"):
             return False
         try:
-            setup = Setup.load(target)
+            setup = load_for_editing(target)  # an empty setup.yaml opens as a new setup
         except SetupError as exc:
             self.inform("Open setup", f"Cannot open the setup:\n{exc}")
             if not Path(target).exists():
@@ -202,8 +246,11 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
                 self._fill_recent_menu()
             return False
         self._save_layout()
+        other = self.setup is None or Path(self.setup.path) != Path(setup.path)
         self.setup = setup
         self.controller.set_setup(setup)
+        if other:  # "Stop after" and the notes belong to the setup they were set for
+            self._reset_run_options()
         if self.editor is not None:
             self.editor.set_setup(setup)
             self.editor.set_run_stats(None)
@@ -221,7 +268,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         self.welcome.set_recent(self.settings.recent)
         self.time_label.setText("")
         self.events_label.setText("")
-        self.dir_label.setText("")
+        self._show_run_dir(None)
         self._update_actions()
         self._update_title()
         self.statusBar().showMessage(f"Opened {setup.path}", 5000)
@@ -343,6 +390,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
 
     def _set_problems(self, problems: list) -> None:
         self.problems = list(problems or [])
+        self._refresh_docks_after_edit()
         if self.overview is not None:
             self.overview.set_problems(self.problems)
         errors = [p for p in self.problems if p.severity == "error"]
@@ -369,6 +417,17 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
             elif self.banner.kind in ("setup-error", "setup-warning"):
                 self.banner.hide()
         self._update_actions()
+
+    def _refresh_docks_after_edit(self) -> None:
+        """The editor changed what a dock shows (a scope's buffer, its config): rebuild the docks now,
+        while no run is in progress, so none keeps a message about the setup as it was."""
+        if self.setup is None or self.controller.busy or not self.docks:
+            return
+        if dock_signature(self.setup) == self._dock_signature:
+            return
+        self._save_layout()
+        self._rebuild_docks()
+        self._restore_layout()
 
     def show_problems(self) -> None:
         text = "\n".join(f"{p.severity}: {p}" for p in self.problems) or "No problems."

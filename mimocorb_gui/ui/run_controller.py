@@ -11,6 +11,11 @@ muon waveform setup (3 workers): time from ``start()`` to the first event writte
 that forkserver saves per start does not matter to a person pressing Start, while ``spawn`` is
 what Windows and macOS use and what a PyInstaller bundle supports everywhere, so the GUI tests
 the same path everybody runs. ``MIMOCORB_START_METHOD`` overrides it.
+
+Start-up: on a busy machine a setup with ten worker processes takes seconds until every process
+has begun (a fresh interpreter each, imports) and the first event arrives. ``processes_begun()``
+says how far that is, and the run clock (``live_time()``, which the measurement time counts down)
+starts at the first event written into an importer's buffer, not at Start.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class RunController(QObject):
     run_finishing = Signal()  # the run ended: drop observer handles now, shared memory goes next
     run_finished = Signal(str, object)  # final state, run directory
     countdown_changed = Signal(float)  # seconds of measurement time left; -1 when no time is set
+    startup_changed = Signal(int, int)  # worker processes begun, all of them (until all have begun)
+    first_event = Signal()  # the first event was written: the run clock starts now
 
     def __init__(
         self, parent: QObject | None = None, start_method: str | None = None, poll_ms: int = 200
@@ -59,6 +66,8 @@ class RunController(QObject):
         self._duration: float | None = None
         self._live_time = 0.0
         self._live_clock = QElapsedTimer()
+        self._first_event_seen = False
+        self._begun = (0, 0)
         self._timer = QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self.poll)
@@ -112,13 +121,28 @@ class RunController(QObject):
         return max(0.0, self._duration - self.live_time())
 
     def live_time(self) -> float:
-        """Seconds the run spent in 'running' (paused time excluded)."""
+        """Seconds the run spent in 'running' since its first event (paused time excluded)."""
         extra = (
             self._live_clock.elapsed() / 1000.0
             if self._state == "running" and self._live_clock.isValid()
             else 0.0
         )
         return self._live_time + extra
+
+    @property
+    def first_event_seen(self) -> bool:
+        """The current (or last) run has written its first event: the run clock runs."""
+        return self._first_event_seen
+
+    def processes_begun(self) -> tuple[int, int]:
+        """(worker processes that have begun, all of them) of the current or last run."""
+        return self._begun
+
+    @property
+    def starting(self) -> bool:
+        """A run is in progress whose worker processes have not all begun yet."""
+        begun, total = self._begun
+        return self.busy and begun < total
 
     def observer(self, buffer_name: str):
         """A non-blocking observer handle on a buffer of the live run, or None without a run."""
@@ -138,10 +162,12 @@ class RunController(QObject):
             raise RuntimeError(f"a run is already {self._state}")
         t0 = time.perf_counter()
         run = Run(
-            self._setup, run_root=self.run_root, start_method=self.start_method, notes=notes
+            self._setup, run_root=self.run_root, start_method=self.start_method, notes=_text_file(notes)
         )  # validates: SetupInvalid
         self._duration = duration if duration and duration > 0 else None
         self._live_time = 0.0
+        self._first_event_seen = False
+        self._live_clock.invalidate()
         try:
             run_dir = run.start()
         except BaseException:
@@ -151,7 +177,7 @@ class RunController(QObject):
         self._run = run
         self._run_dir = run_dir
         self._stats_time = 0.0
-        self._live_clock.start()
+        self._begun = run.processes_begun()
         self._set_state(run.state)
         self._timer.start()
         self.run_started.emit(run_dir)
@@ -246,7 +272,8 @@ class RunController(QObject):
         return in_order
 
     def set_notes(self, text: str) -> None:
-        """Write the notes into the current (or last) run directory."""
+        """Write the notes into the current (or last) run directory (a text file: it ends with a newline)."""
+        text = _text_file(text)
         run = self._run
         if run is not None:
             run.write_notes(text)
@@ -260,6 +287,7 @@ class RunController(QObject):
             return
         self._deliver_logs(run.log_records())
         self._set_state(run.state)
+        self._watch_startup(run)
         now = time.monotonic()
         fresh = now - self._stats_time >= STATS_INTERVAL_S or run.finished()
         if fresh:  # Run.stats() asks every process for its CPU time: not at every poll
@@ -275,6 +303,20 @@ class RunController(QObject):
             self.stats_updated.emit(self._last_stats)
         if run.finished():
             self._finish(run)
+
+    def _watch_startup(self, run: Run) -> None:
+        begun_of = getattr(run, "processes_begun", None)  # a served (remote) run does not say
+        begun = begun_of() if begun_of is not None else (0, 0)
+        if begun != self._begun:
+            self._begun = begun
+            self.startup_changed.emit(*begun)
+        if not self._first_event_seen:
+            written = getattr(run, "events_written", None)
+            if written is None or written() > 0:
+                self._first_event_seen = True
+                if self._state == "running":
+                    self._live_clock.start()
+                self.first_event.emit()
 
     def _deliver_logs(self, entries: list) -> None:
         if not entries:
@@ -309,7 +351,7 @@ class RunController(QObject):
         if self._state == "running" and self._live_clock.isValid():
             self._live_time += self._live_clock.elapsed() / 1000.0
         self._state = state
-        if state == "running":
+        if state == "running" and self._first_event_seen:
             self._live_clock.start()
         else:
             self._live_clock.invalidate()
@@ -327,6 +369,11 @@ class RunController(QObject):
             self._timer.stop()
             self.run_finishing.emit()
             run.close(timeout=2.0)
+
+
+def _text_file(text: str) -> str:
+    """Text as a file holds it: empty, or ending with a newline."""
+    return text if not text or text.endswith("\n") else text + "\n"
 
 
 def _hms(seconds: float) -> str:

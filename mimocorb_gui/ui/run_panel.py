@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import time
 
-from PySide6.QtCore import QTime, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import Qt, QTime, QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QMessageBox,
 )
@@ -30,9 +30,21 @@ STATE_TEXT = {
 STATUS_REFRESH_S = 1.0  # status bar and the editor's live numbers
 
 
+DEFAULT_STOP_AFTER = 600  # seconds shown in "Stop after" for a setup that has none of its own
+RUN_TIME_TIP = (
+    "Run time: counted from the first event written (worker processes take a while to begin), "
+    "pauses excluded; the measurement time ('Stop after') counts the same way"
+)
+
+
 def _hms(seconds: float) -> str:
     seconds = max(0, int(seconds))
     return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def open_url(url: QUrl) -> bool:
+    """Ask the desktop to open ``url`` (a folder: the file manager); False if nothing can."""
+    return QDesktopServices.openUrl(url)
 
 
 class RunPanel:
@@ -56,6 +68,33 @@ class RunPanel:
         s = int(seconds)
         self.time_edit.setTime(QTime(s // 3600, s // 60 % 60, s % 60))
         self.time_check.setChecked(True)
+
+    # "Stop after" belongs to a setup (kept with its layout), the notes to one run ----------------
+    def run_options(self) -> dict:
+        t = self.time_edit.time()
+        return {
+            "stop_after": t.hour() * 3600 + t.minute() * 60 + t.second(),
+            "stop_after_on": self.time_check.isChecked(),
+        }
+
+    def apply_run_options(self, values: dict) -> None:
+        seconds = values.get("stop_after")
+        if isinstance(seconds, int) and 0 < seconds < 24 * 3600:
+            self.time_edit.setTime(QTime(seconds // 3600, seconds // 60 % 60, seconds % 60))
+        if isinstance(values.get("stop_after_on"), bool):
+            self.time_check.setChecked(values["stop_after_on"])
+
+    def _reset_run_options(self) -> None:
+        """A setup opened anew: no measurement time unless it saved one, no notes of another run."""
+        self.time_check.setChecked(False)
+        s = DEFAULT_STOP_AFTER
+        self.time_edit.setTime(QTime(s // 3600, s // 60 % 60, s % 60))
+        self._clear_notes()
+
+    def _clear_notes(self) -> None:
+        self.notes.blockSignals(True)
+        self.notes.clear()
+        self.notes.blockSignals(False)
 
     def start_run(self) -> bool:
         if self.setup is None:
@@ -115,12 +154,24 @@ class RunPanel:
         self.controller.stop("stop requested (Stop button)")
 
     def open_run_dir(self) -> None:
+        """Open the run directory in the file manager; without one, say so and show the path to copy."""
         d = self.controller.run_dir
-        if d is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(d)))
+        if d is None:
+            return
+        if open_url(QUrl.fromLocalFile(str(d))):
+            self.statusBar().showMessage(f"Opened {d} in the file manager", 5000)
+            return
+        self.banner.show_message(
+            "info",
+            "<b>No file manager is set up to open folders on this computer.</b> "
+            f"The run directory is:<br><code>{escape_html(str(d))}</code>",
+            "Copy path",
+            lambda: QGuiApplication.clipboard().setText(str(d)),
+        )
+        self.banner.kind = "run-dir"
 
     def _notes_edited(self) -> None:
-        if self.controller.run_dir is not None:
+        if self.controller.busy and self.controller.run_dir is not None:
             try:
                 self.controller.set_notes(self.notes.text())
             except OSError as exc:
@@ -132,9 +183,34 @@ class RunPanel:
             self.editor.set_run_stats(None)
             if hasattr(self.editor, "set_editable"):
                 self.editor.set_editable(False)
-        self.dir_label.setText(f"<a href='{QUrl.fromLocalFile(str(run_dir)).toString()}'>{run_dir}</a>")
+        self._show_run_dir(run_dir)
         self._last_stats_shown = 0.0
+        self._show_clock()
         self._tick()
+
+    def _show_run_dir(self, run_dir) -> None:
+        """The run directory as a link, shortened in the middle to leave the bar room; whole in the tooltip."""
+        if run_dir is None:
+            self.dir_label.setText("")
+            return
+        width = max(160, self.width() // 3)
+        shown = self.dir_label.fontMetrics().elidedText(str(run_dir), Qt.TextElideMode.ElideMiddle, width)
+        url = QUrl.fromLocalFile(str(run_dir)).toString()
+        self.dir_label.setText(f"<a href='{escape_html(url)}'>{escape_html(shown)}</a>")
+        self.dir_label.setToolTip(f"{run_dir}\nClick to open it in the file manager")
+
+    def _show_clock(self, *_args) -> None:
+        """The status bar's clock: start-up of the workers, then the run time from the first event."""
+        c = self.controller
+        begun, total = c.processes_begun()
+        if c.busy and c.starting:  # until every process began (events may flow already)
+            self.time_label.setText(f"starting {begun}/{total} workers…")
+        elif c.busy and not c.first_event_seen:
+            self.time_label.setText("waiting for the first event…")
+        elif c.first_event_seen:
+            self.time_label.setText(f"run time {_hms(c.live_time())}")
+        elif c.run_dir is not None:  # ended before its first event
+            self.time_label.setText("no event came")
 
     def _run_finished(self, state: str, run_dir) -> None:
         stats = self.controller.last_stats
@@ -145,9 +221,17 @@ class RunPanel:
             if hasattr(self.editor, "set_editable"):
                 self.editor.set_editable(True)
         events = stats.total_events if stats is not None else 0
-        msg = f"Run {state}: {events:,} events in {_hms(stats.time if stats else 0)}; files in {run_dir}"
+        # short: the run directory is the link at the right of the bar (a long path ran into it)
+        msg = f"Run {state}: {events:,} events in {_hms(self.controller.live_time())}"
         self.statusBar().showMessage(msg, 15000)
+        if self.notes.text().strip() and run_dir is not None:  # notes belong to this run: saved, then cleared
+            try:
+                self.controller.set_notes(self.notes.text())
+            except OSError as exc:
+                self.statusBar().showMessage(f"Cannot save notes: {exc}", 15000)
+            self._clear_notes()
         self._tick()
+        self._show_clock()
         if self._closing:
             return
         if state == "failed":
@@ -188,7 +272,7 @@ class RunPanel:
         roots = [b for b in stats.buffers.values() if b.root]
         rate = sum(b.rate for b in roots)
         self.events_label.setText(f"{stats.total_events:,} events ({rate:,.1f}/s)")
-        self.time_label.setText(f"run time {_hms(stats.time)}")
+        self._show_clock()
 
     def _tick(self) -> None:
         if self.controller.last_stats is not None:

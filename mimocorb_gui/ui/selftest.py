@@ -1,6 +1,6 @@
 """``MIMOCORB_GUI_SELFTEST=<seconds>``: a non-interactive check of a built application.
 
-Opens the given setup, starts it, stops it in order after ``seconds``, closes the window and
+Opens the given setup, starts it, stops it in order ``seconds`` after its first event, closes the window and
 exits 0 if the run finished with events (non-zero with the reason otherwise). Prints
 ``mimocorb-selftest: ...`` lines: ``window shown <t> s after exec`` and
 ``run finished <state> <events> events <run dir>``.
@@ -42,8 +42,14 @@ def install(app, window, seconds: float) -> list[int | None]:
             finish(3, "no setup opened")
         elif not window.start_run():
             finish(4, "start failed")
-        else:
-            QTimer.singleShot(int(seconds * 1000), window.stop_run)
+        else:  # the run time counts from the first event (spawning workers takes seconds on a busy PC)
+            controller = window.controller
+            controller.first_event.connect(lambda: QTimer.singleShot(int(seconds * 1000), stop))
+            QTimer.singleShot(int((seconds + GRACE / 2) * 1000), stop)  # no event at all: stop anyway
+
+    def stop() -> None:
+        if window.controller.state in ("running", "paused"):
+            window.stop_run()
 
     def finished(state: str, run_dir) -> None:
         stats = window.controller.last_stats

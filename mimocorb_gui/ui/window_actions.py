@@ -38,6 +38,13 @@ class WindowActions:
 
     def _build_actions(self) -> None:
         a = self._action
+        a(
+            "new",
+            "&New Setup…",
+            self.new_setup,
+            QKeySequence.StandardKey.New,
+            "A new setup: empty, or an example setup as a template",
+        )
         a("open", "&Open Setup…", self.open_dialog, QKeySequence.StandardKey.Open, "Open a setup file")
         a("reload", "&Reload Setup", self.reload_setup, "Ctrl+R", "Read the setup file again")
         a(
@@ -94,6 +101,13 @@ class WindowActions:
             "Ctrl+L" if self.editor is None else None,
             "Show the log dock",
         )
+        a(
+            "user_guide",
+            "&User Guide",
+            self.show_user_guide,
+            QKeySequence.StandardKey.HelpContents,
+            "How to use mimoCoRB (the README) and the example setups, without a browser",
+        )
         a("about", "&About", self.about)
 
     def _build_toolbar(self) -> None:
@@ -148,6 +162,7 @@ class WindowActions:
     def _build_menus(self) -> None:
         mb = self.menuBar()
         m = mb.addMenu("&File")
+        m.addAction(self.actions["new"])
         m.addAction(self.actions["open"])
         self.recent_menu = m.addMenu("Open &Recent")
         self._fill_recent_menu()
@@ -177,6 +192,7 @@ class WindowActions:
             r.addAction(self.actions[name])
         self.view_menu = mb.addMenu("&View")
         h = mb.addMenu("&Help")
+        h.addAction(self.actions["user_guide"])
         h.addAction(self.actions["about"])
         self._fill_view_menu()
 
@@ -210,9 +226,21 @@ class WindowActions:
         self.dir_label.setTextFormat(Qt.TextFormat.RichText)
         self.dir_label.setToolTip("Click to open the run directory in the file manager")
         self.dir_label.linkActivated.connect(lambda _link: self.open_run_dir())
-        self.state_label.setMinimumWidth(80)
-        self.time_label.setMinimumWidth(130)
-        self.events_label.setMinimumWidth(230)  # fixed widths: changing numbers do not relayout the bar
+        self.time_label.setToolTip(
+            "Run time: counted from the first event written (worker processes take a while to begin), "
+            "pauses excluded; 'Stop after' counts the same way"
+        )
+        # fixed widths for changing numbers (no relayout every second), and a margin each: a long
+        # message at the left never runs into them
+        fm = self.state_label.fontMetrics()
+        for label, widest in (
+            (self.state_label, "stopping…"),
+            (self.time_label, "starting 10/10 workers…"),
+            (self.events_label, "999,999,999 events (99,999.9/s)"),
+        ):
+            label.setContentsMargins(10, 0, 6, 0)
+            label.setMinimumWidth(fm.horizontalAdvance(widest) + 24)
+        self.dir_label.setContentsMargins(10, 0, 4, 0)
         for w in (self.state_label, self.time_label, self.events_label):
             sb.addPermanentWidget(w)
         sb.addPermanentWidget(self.dir_label)

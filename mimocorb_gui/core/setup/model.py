@@ -645,7 +645,8 @@ class Setup:
         sinks: Iterable[str] = (),
         observes: Iterable[str] = (),
     ) -> None:
-        """Append a worker ``name`` (ValueError if it exists); empty lists are written as ``[]``."""
+        """Append a worker ``name`` (ValueError if it exists). Keys whose value is the manual's default
+        (one process, no sources, sinks or observed buffers) are left out; connecting adds them."""
         self._check_name(name, "worker")
         if name in self.worker_names:
             raise ValueError(f"worker '{name}' already exists")
@@ -657,8 +658,11 @@ class Setup:
         entry["function"] = str(function)
         if config is not None:
             entry["config"] = _to_node(config)
-        entry["number_of_processes"] = int(number_of_processes)
+        if int(number_of_processes) != 1:
+            entry["number_of_processes"] = int(number_of_processes)
         for role, names in (("sources", sources), ("sinks", sinks), ("observes", observes)):
+            if not names:
+                continue
             seq = CommentedSeq([str(n) for n in names])
             seq.fa.set_flow_style()
             entry[role] = seq

@@ -553,7 +553,7 @@ class _Validator:
                 wanted = getattr(doc, role, "")
                 hint = f" ({role}: {wanted})" if wanted else ""
                 self.add(
-                    severity,
+                    "error",  # prebuilt or the user's own: the template refuses to start either way
                     f"{WORKERS}.{wname}.{role}",
                     f"{label} is {_article(template)} {template} and {need}, has {n}{hint}",
                     node=node,

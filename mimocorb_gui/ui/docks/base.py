@@ -7,7 +7,7 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QLabel, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QTableView, QWidget
 
 __all__ = [
     "CHANNEL_COLORS",
@@ -17,6 +17,7 @@ __all__ = [
     "axis_label",
     "configure_pyqtgraph",
     "fast_plot_item",
+    "size_columns",
 ]
 
 # matplotlib's tab10: distinguishable on a white background, familiar from the reference's plots
@@ -207,3 +208,17 @@ class ColumnTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return self.columns[section]
         return None
+
+
+def size_columns(view: QTableView, widest: list[str], cap: int = 360) -> None:
+    """Size a table's columns once for the widest text each will show (and its title), at most ``cap``
+    pixels (a very long function name is cut; its tooltip and a wider column show it whole)."""
+    fm = view.fontMetrics()
+    header = view.horizontalHeader()
+    hfm = header.fontMetrics()
+    model = view.model()
+    pad = 2 * view.style().pixelMetric(view.style().PixelMetric.PM_HeaderMargin) + 14
+    for col, text in enumerate(widest):
+        title = str(model.headerData(col, Qt.Orientation.Horizontal) or "")
+        width = max(fm.horizontalAdvance(text or ""), hfm.horizontalAdvance(title)) + pad
+        header.resizeSection(col, min(width, cap))

@@ -6,12 +6,24 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter
 from PySide6.QtWidgets import QHeaderView, QStyledItemDelegate, QTableView, QWidget
 
-from mimocorb_gui.ui.docks.base import ColumnTableModel, MonitorDock
+from mimocorb_gui.ui.docks.base import ColumnTableModel, MonitorDock, size_columns
 
 __all__ = ["BuffersDock", "BuffersModel", "buffer_state"]
 
 COLUMNS = ("Buffer", "Fill", "Written", "Read", "Rate", "Dead time", "Dropped", "State")
 FILL_ROLE = Qt.ItemDataRole.UserRole + 1
+# the widest text each column will show in a long run: columns are sized for it once, so numbers that
+# grow are never cut ("104,9…") and the table does not relayout at every update
+WIDEST = (
+    None,
+    "1024 / 1024",
+    "999,999,999",
+    "999,999,999",
+    "99,999.9/s",
+    "100.0 %",
+    "99,999,999",
+    "not started",
+)
 
 
 def buffer_state(st) -> str:
@@ -115,21 +127,19 @@ class BuffersDock(MonitorDock):
         self.view.verticalHeader().hide()
         self.view.setAlternatingRowColors(True)
         self.view.setSelectionMode(QTableView.SelectionMode.NoSelection)
+        self.view.setWordWrap(False)
         header = self.view.horizontalHeader()
-        # Interactive, sized to contents when shown: ResizeToContents would measure every cell at every update
+        # Interactive, sized once for the widest numbers: ResizeToContents would measure every cell at
+        # every update; a narrow dock scrolls sideways instead of cutting numbers
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        self.view.resizeColumnsToContents()
-        header.resizeSection(1, max(110, self.view.columnWidth(1)))
+        size_columns(self.view, [max(self.model.names, key=len, default="Buffer"), *WIDEST[1:]])
         self.setWidget(self.view)
         self.visibilityChanged.connect(self._shown)
 
     def _shown(self, visible: bool) -> None:
         if visible and self.model.rowCount():
             self.model.set_stats(self.model.stats)
-            self.view.resizeColumnsToContents()
-            self.view.horizontalHeader().resizeSection(1, max(110, self.view.columnWidth(1)))
 
     def stats_updated(self, stats) -> None:
         if stats is not None:

@@ -279,7 +279,7 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, HistogramS
             if final:
                 self.data = final
                 self.redraw()
-        if not self.data:
+        if not any(np.sum(counts) for _edges, counts, *_ in self.data.values()):  # none, or all zero
             self._show_idle(
                 f"The run {state} without entries for this histogram. Start a new run to fill it."
             )

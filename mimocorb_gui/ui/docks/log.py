@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
 import logging
 from typing import Any
@@ -31,6 +32,12 @@ MAX_ROWS = 20000
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 LEVELS = (("All levels", 0), ("Info and worse", 20), ("Warnings and errors", 30), ("Errors only", 40))
 ALL_WORKERS = "All workers"
+DEFAULT_LEVEL = 20  # debug lines (e.g. "config keys ... are not used") only when asked for
+DETAIL_LINES = 14  # the detail pane grows to show this many lines of a traceback
+
+
+def _entry_time(entry) -> float:
+    return entry.time
 
 
 class LogModel(ColumnTableModel):
@@ -44,8 +51,11 @@ class LogModel(ColumnTableModel):
         return len(self.entries)
 
     def add(self, entries: list) -> None:
+        """Add entries in time order: worker processes' lines arrive through a queue, later than the run's
+        own lines of the same moment, so an entry may belong before ones already shown."""
         if not entries:
             return
+        entries = sorted(entries, key=_entry_time)
         overflow = len(self.entries) + len(entries) - MAX_ROWS
         if overflow > 0:
             drop = min(len(self.entries), overflow + MAX_ROWS // 10)
@@ -53,10 +63,21 @@ class LogModel(ColumnTableModel):
             del self.entries[:drop]
             self.endRemoveRows()
             entries = entries[-MAX_ROWS:]
-        first = len(self.entries)
-        self.beginInsertRows(QModelIndex(), first, first + len(entries) - 1)
-        self.entries.extend(entries)
-        self.endInsertRows()
+        late = []
+        if self.entries:
+            last = self.entries[-1].time
+            late = [e for e in entries if e.time < last]
+            entries = [e for e in entries if e.time >= last]
+        for e in late:  # rare and few: one insert each at its place
+            row = bisect.bisect_right(self.entries, e.time, key=_entry_time)
+            self.beginInsertRows(QModelIndex(), row, row)
+            self.entries.insert(row, e)
+            self.endInsertRows()
+        if entries:
+            first = len(self.entries)
+            self.beginInsertRows(QModelIndex(), first, first + len(entries) - 1)
+            self.entries.extend(entries)
+            self.endInsertRows()
 
     def clear(self) -> None:
         self.beginResetModel()
@@ -157,9 +178,14 @@ class LogDock(MonitorDock):
         self.level_box = QComboBox(body)
         for label, level in LEVELS:
             self.level_box.addItem(label, level)
+        self.level_box.setToolTip("'All levels' shows debug lines too")
         self.level_box.currentIndexChanged.connect(
             lambda _i: self.proxy.set_filter(min_level=int(self.level_box.currentData()))
         )
+        self.level_box.setCurrentIndex([lvl for _, lvl in LEVELS].index(DEFAULT_LEVEL))
+        for box in (self.worker_box, self.level_box):  # narrow screens: the dock may get narrow
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(8)
         bar.addWidget(self.level_box)
         self.search = QLineEdit(body)
         self.search.setPlaceholderText("Filter text…")
@@ -173,6 +199,7 @@ class LogDock(MonitorDock):
         btn.setDefaultAction(act)
         bar.addWidget(btn)
         self.count_label = QLabel("", body)
+        self.count_label.setTextFormat(Qt.TextFormat.RichText)
         bar.addWidget(self.count_label)
 
         self.view = QTableView(body)
@@ -196,11 +223,14 @@ class LogDock(MonitorDock):
         self.detail.setReadOnly(True)
         self.detail.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.detail.setPlaceholderText("Select a line to see it whole (tracebacks included).")
-        split = QSplitter(Qt.Orientation.Vertical, body)
+        self.split = split = QSplitter(Qt.Orientation.Vertical, body)
         split.addWidget(self.view)
         split.addWidget(self.detail)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
+        split.setCollapsible(0, False)
+        line = self.detail.fontMetrics().lineSpacing()
+        split.setSizes([40 * line, 3 * line])  # the table gets the height; a traceback enlarges the pane
         layout.addWidget(split, 1)
         self.setWidget(body)
         self.empty = EmptyState(self.view.viewport())
@@ -260,6 +290,19 @@ class LogDock(MonitorDock):
         if e is None:
             return
         self.detail.setPlainText(e.format())
+        self._fit_detail(e.format().count("\n") + 1)
+
+    def _fit_detail(self, lines: int) -> None:
+        """Give a traceback room (up to DETAIL_LINES lines, at most two thirds of the dock); a one-line
+        message leaves the sizes alone."""
+        sizes = self.split.sizes()
+        total = sum(sizes)
+        if lines <= 3 or total <= 0:
+            return
+        line = self.detail.fontMetrics().lineSpacing()
+        want = min(min(lines, DETAIL_LINES) * line + 2 * self.detail.frameWidth() + 8, total * 2 // 3)
+        if sizes[1] < want:
+            self.split.setSizes([total - want, want])
 
     def visible_messages(self) -> list[str]:
         return [self.proxy.index(r, 0).data(ENTRY_ROLE).message for r in range(self.proxy.rowCount())]

@@ -258,6 +258,9 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, TraceSaving, MonitorDock):
         self.plot.enableAutoRange(x=False, y=False)
         if self.cfg.ylim is not None:
             self.plot.setYRange(*self.cfg.ylim, padding=0)
+        elif self.cfg.trigger_level:  # before the first event: zero and the trigger, not ±0.4 around it
+            t = self.cfg.trigger_level
+            self.plot.setYRange(min(0.0, 1.5 * t), max(0.0, 1.5 * t), padding=0.05)
         self.plot.getViewBox().sigRangeChangedManually.connect(self._zoomed_by_user)
 
         # cursor readout: crosshair + text

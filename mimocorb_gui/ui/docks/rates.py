@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import html
 import math
 import time
 from typing import Any
@@ -18,6 +19,7 @@ __all__ = ["RatesDock"]
 
 WINDOWS = ((60, "1 min"), (300, "5 min"), (900, "15 min"), (0, "whole run"))
 MAX_POINTS = 20000  # per buffer; at 5 polls/s about an hour
+WORD_JOINER = "\u2060"  # no line break after the slash of "/s"
 REDRAW_S = 1.0  # the curves are redrawn at most this often (points are kept at every poll)
 
 
@@ -53,7 +55,9 @@ class RatesDock(MonitorDock):
         fast_plot_item(self.plot, minor_grid=False)
         self.plot.setLogMode(x=False, y=True)
         self.plot.setLabel("left", "Rate [events/s]")
-        self.plot.setLabel("bottom", "Run time [s]")
+        self.plot.setLabel(
+            "bottom", "Time since Start [s]"
+        )  # the status bar's run time starts at the first event
         self.plot.setYRange(0, 3, padding=0)  # 1 .. 1000 events/s until there are rates
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.colors: dict[str, str] = {}
@@ -92,10 +96,14 @@ class RatesDock(MonitorDock):
             self.empty.hide()
 
     def _legend(self, rates: dict[str, float]) -> None:
+        """One entry per buffer; a line breaks only between entries, never inside one ("7.0/ s")."""
         parts = []
         for name in self.buffers:
-            rate = f" {rates[name]:,.1f}/s" if name in rates else ""
-            parts.append(f"<span style='color:{self.colors[name]}; font-weight:bold'>━ {name}</span>{rate}")
+            rate = f"&nbsp;{rates[name]:,.1f}/{WORD_JOINER}s" if name in rates else ""
+            parts.append(
+                f"<span style='color:{self.colors[name]}; font-weight:bold'>━&nbsp;{html.escape(name)}</span>"
+                f"{rate}"
+            )
         self.now_label.setText(" &nbsp; ".join(parts))
 
     def _redraw(self) -> None:

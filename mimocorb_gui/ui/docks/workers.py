@@ -8,11 +8,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QTableView, QWidget
 
-from mimocorb_gui.ui.docks.base import ColumnTableModel, MonitorDock
+from mimocorb_gui.ui.docks.base import ColumnTableModel, MonitorDock, size_columns
 
 __all__ = ["WorkersDock", "WorkersModel"]
 
 COLUMNS = ("Worker", "Function", "Processes", "CPU", "State", "Errors")
+WIDEST_COUNTS = ("10 / 10 alive", "100 %", "not started")  # Processes, CPU, State in a long run
 
 
 class WorkersModel(ColumnTableModel):
@@ -112,17 +113,21 @@ class WorkersDock(MonitorDock):
         self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.view.setWordWrap(False)
         header = self.view.horizontalHeader()
-        # Interactive, sized to contents when shown: ResizeToContents would measure every cell at every update
+        # Interactive, sized once for the widest texts: ResizeToContents would measure every cell at every
+        # update; a narrow dock scrolls sideways instead of cutting the state
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        self.view.resizeColumnsToContents()
+        functions = [self.model.data(self.model.index(r, 1)) or "" for r in range(self.model.rowCount())]
+        size_columns(
+            self.view,
+            [max(self.model.names, key=len, default=""), max(functions, key=len, default=""), *WIDEST_COUNTS],
+        )
         self.setWidget(self.view)
         self.visibilityChanged.connect(self._shown)
 
     def _shown(self, visible: bool) -> None:
         if visible and self.model.rowCount():
             self.model.set_stats(self.model.stats)
-            self.view.resizeColumnsToContents()
 
     def run_started(self, run_dir) -> None:
         self.model.clear_errors()

@@ -35,7 +35,14 @@ from PySide6.QtWidgets import (
 from mimocorb_gui.core.setup import ROLES, Setup, SetupState
 from mimocorb_gui.ui.editor.commands import EditCommand, EditorState, MoveCommand
 from mimocorb_gui.ui.editor.items import NodeItem
-from mimocorb_gui.ui.editor.layout import NodeKey, Point, layout_path, load_positions, save_positions
+from mimocorb_gui.ui.editor.layout import (
+    NodeKey,
+    Point,
+    free_offset,
+    layout_path,
+    load_positions,
+    save_positions,
+)
 from mimocorb_gui.ui.editor.palette import FunctionPalette, payload_of
 from mimocorb_gui.ui.editor.problems import ProblemsView
 from mimocorb_gui.ui.editor.properties import PropertyPanel
@@ -60,6 +67,11 @@ def _release_clipboard_at_exit() -> None:
     segfaults on the way out (shiboken's destroy without a thread state).
     """
     atexit.register(_clear_clipboard)
+
+
+# shortcuts that work wherever the focus is in the window (a dock, a plot, the log), as the menus show
+# them; the others act on the graph only (Delete in the log's filter must not delete nodes)
+WINDOW_WIDE = frozenset({"save", "save_as", "undo", "redo", "find", "fit", "auto_layout", "add_buffer"})
 
 
 class GraphEditor(QWidget):
@@ -94,7 +106,9 @@ class GraphEditor(QWidget):
         self._build_ui()
         self.actions: dict[str, QAction] = {}
         self._build_actions()
-        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self._saved_text = ""  # the setup text as last loaded or saved: what "modified" compares with
+        self._modified = False
+        self.undo_stack.indexChanged.connect(lambda _i: self._check_modified())
         self.scene.connection_requested.connect(self.connect_nodes)
         self.scene.nodes_moved.connect(self._on_nodes_moved)
         self.scene.selectionChanged.connect(self._on_selection_changed)
@@ -167,6 +181,8 @@ class GraphEditor(QWidget):
                 action.setShortcutContext(
                     Qt.ShortcutContext.WidgetShortcut
                     if name in canvas_only
+                    else Qt.ShortcutContext.WindowShortcut
+                    if name in WINDOW_WIDE
                     else Qt.ShortcutContext.WidgetWithChildrenShortcut
                 )
             action.setToolTip(tip or text.replace("&", "").rstrip("…"))
@@ -179,8 +195,8 @@ class GraphEditor(QWidget):
         undo.setShortcut(QKeySequence.StandardKey.Undo)
         redo = self.undo_stack.createRedoAction(self, "&Redo")
         redo.setShortcut(QKeySequence.StandardKey.Redo)
-        for a in (undo, redo):
-            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        for a in (undo, redo):  # from every dock too (a text field keeps its own Ctrl+Z)
+            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             self.addAction(a)
         self.actions["undo"] = undo
         self.actions["redo"] = redo
@@ -254,8 +270,11 @@ class GraphEditor(QWidget):
                 positions = saved
             setup.add_listener(self._on_model_event)
             self.scene.set_setup(setup, positions)
+            self._saved_text = setup.to_text()
         else:
             self.scene.set_setup(None)
+            self._saved_text = ""
+        self._modified = False
         self.undo_stack.setClean()
         self.properties.show_node(None)
         self.validate_now()
@@ -266,11 +285,15 @@ class GraphEditor(QWidget):
         self._update_actions()
         self.modified.emit(False)
 
-    def _on_clean_changed(self, clean: bool) -> None:
-        self.modified.emit(not clean)
+    def _check_modified(self) -> None:
+        modified = self.is_modified()
+        if modified != self._modified:
+            self._modified = modified
+            self.modified.emit(modified)
 
     def is_modified(self) -> bool:
-        return not self.undo_stack.isClean()
+        """The setup text differs from the file: node moves do not count (they go to the side file at once)."""
+        return self._setup is not None and self._setup.to_text() != self._saved_text
 
     def _on_model_event(self, event: str, detail: dict[str, Any]) -> None:
         self._problems_stale = True
@@ -299,9 +322,20 @@ class GraphEditor(QWidget):
         self._update_actions()
 
     def move_nodes(self, positions: dict[NodeKey, Point]) -> None:
+        """Move nodes (a drag, its undo or redo); the side file keeps the positions without asking."""
         self._user_layout = True
         self.scene.set_positions(positions)
         self.view.update_scene_rect()
+        self._save_positions()
+
+    def _save_positions(self) -> None:
+        """Write node positions to the side file next to a setup that exists on disk (never the YAML)."""
+        if self._setup is None or not Path(self._setup.path).is_file():
+            return
+        try:
+            save_positions(layout_path(self._setup.path), self.scene.positions())
+        except OSError as exc:
+            self.message.emit(f"cannot save node positions: {exc}")
 
     def edit(self, text: str, change: Callable[[], Any]) -> bool:
         """Run ``change`` (calls of the Setup editing API) as one undoable step; False if refused."""
@@ -369,11 +403,33 @@ class GraphEditor(QWidget):
         return name if self.edit(f"Add worker {name}", change) else None
 
     def _place(self, key: NodeKey, pos: QPointF | None) -> None:
+        """Put a new node at ``pos`` (its centre), or the nearest spot there where it covers no other node."""
         node = self.scene.nodes.get(key)
         if node is None or pos is None:
             return
-        node.setPos(pos - QPointF(node.WIDTH / 2, node.HEIGHT / 2))
+        self._place_group([key], {key: (pos.x() - node.WIDTH / 2, pos.y() - node.HEIGHT / 2)}, (0.0, 0.0))
+
+    def _place_group(self, keys: list[NodeKey], wanted: dict[NodeKey, Point], shift: Point) -> None:
+        """Move new nodes to ``wanted`` + the nearest shift from ``shift`` that overlaps no other node,
+        then scroll the view so they are seen."""
+        nodes = {k: self.scene.nodes[k] for k in keys if k in self.scene.nodes and k in wanted}
+        if not nodes:
+            return
+        group = [(wanted[k][0], wanted[k][1], n.WIDTH, n.HEIGHT) for k, n in nodes.items()]
+        others = [
+            (n.pos().x(), n.pos().y(), n.WIDTH, n.HEIGHT)
+            for k, n in self.scene.nodes.items()
+            if k not in nodes
+        ]
+        dx, dy = free_offset(group, others, shift)
+        for k, n in nodes.items():
+            n.setPos(QPointF(wanted[k][0] + dx, wanted[k][1] + dy))
         self._user_layout = True
+        self.view.update_scene_rect()
+        box = None
+        for n in nodes.values():
+            box = n.sceneBoundingRect() if box is None else box.united(n.sceneBoundingRect())
+        self.view.ensureVisible(box, 24, 24)
 
     def drop_mime(self, mime: QMimeData, scene_pos: QPointF) -> str | None:
         """Add what a palette drag carries at ``scene_pos`` (what the view's drop handler does)."""
@@ -594,7 +650,6 @@ class GraphEditor(QWidget):
             data = json.loads(text)
         except ValueError:
             return []
-        offset = offset or QPointF(40, 40)
         buffers: dict = data.get("buffers", {})
         workers: dict = data.get("workers", {})
         positions = data.get("positions", {})
@@ -639,12 +694,24 @@ class GraphEditor(QWidget):
                     **roles,
                 )
                 pasted.append(("worker", renamed[old]))
-            for kind, name in pasted:
+            wanted: dict[NodeKey, Point] = {}
+            for i, (kind, name) in enumerate(pasted):
                 old = next(o for o, n in renamed.items() if n == name)
                 xy = positions.get(f"{kind}:{old}")
-                if xy is not None and (kind, name) in self.scene.nodes:
-                    self.scene.nodes[(kind, name)].setPos(QPointF(xy[0], xy[1]) + offset)
-            self._user_layout = True
+                wanted[(kind, name)] = (float(xy[0]), float(xy[1])) if xy is not None else (200.0 * i, 0.0)
+            # the copies keep their arrangement; they go near the view's centre (or ``offset`` from the
+            # originals when given), where they cover no node
+            xs = [x for x, _ in wanted.values()]
+            ys = [y for _, y in wanted.values()]
+            if offset is not None:
+                start = (offset.x(), offset.y())
+            else:
+                centre = self.view.mapToScene(self.view.viewport().rect().center())
+                start = (
+                    centre.x() - (min(xs) + max(xs) + 160) / 2,
+                    centre.y() - (min(ys) + max(ys) + 66) / 2,
+                )
+            self._place_group(pasted, wanted, start)
 
         if not self.edit(f"Paste {len(renamed)} node{'s' if len(renamed) != 1 else ''}", change):
             return []
@@ -727,7 +794,9 @@ class GraphEditor(QWidget):
         side = layout_path(target)
         if self._user_layout or side.exists():
             save_positions(side, self.scene.positions())
+        self._saved_text = self._setup.to_text()
         self.undo_stack.setClean()
+        self._check_modified()
         self.saved.emit(str(target))
         self._update_actions()
         return target

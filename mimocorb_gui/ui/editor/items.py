@@ -483,6 +483,9 @@ class WorkerNode(NodeItem):
         self.paint_badge(painter)
 
 
+EDGE_HIT_PX = 14.0  # a connection is clicked (selected, hovered) within 7 screen pixels of its line
+
+
 class Edge(QGraphicsPathItem):
     """A connection: ``buffer -> worker`` for sources, ``worker -> buffer`` for sinks, dashed for observes."""
 
@@ -538,13 +541,21 @@ class Edge(QGraphicsPathItem):
             lines.append(f"<span style='color:{color}'>{p.severity}: {_html(p.message)}</span>")
         self.setToolTip("<br>".join(lines))
 
+    def _hit_width(self) -> float:
+        """EDGE_HIT_PX screen pixels wide whatever the zoom (a zoomed-out graph has thin lines)."""
+        scene = self.scene()
+        views = scene.views() if scene is not None else []
+        scale = views[0].transform().m11() if views else 1.0
+        return max(12.0, EDGE_HIT_PX / max(scale, 0.05))
+
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()
-        stroker.setWidth(10)
+        stroker.setWidth(self._hit_width())
         return stroker.createStroke(self.path())
 
     def boundingRect(self) -> QRectF:
-        return super().boundingRect().adjusted(-8, -8, 8, 8)
+        half = self._hit_width() / 2 + 2
+        return super().boundingRect().adjusted(-half, -half, half, half)
 
     def hoverEnterEvent(self, event) -> None:
         self._hover = True

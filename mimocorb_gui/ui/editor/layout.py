@@ -155,8 +155,19 @@ def load_positions(path: str | Path) -> dict[NodeKey, Point]:
         return {}
 
 
+def _new_file_mode(path: Path) -> int:
+    """The mode a file written in place of ``path`` gets: the old file's, else what the umask allows
+    (a temporary file is created 0600; the side file is read by others like the setup next to it)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 def save_positions(path: str | Path, positions: dict[NodeKey, Point]) -> Path:
-    """Write positions atomically to the side file."""
+    """Write positions atomically to the side file (same permissions as any file the user creates)."""
     path = Path(path)
     data = {
         "version": LAYOUT_VERSION,
@@ -164,13 +175,51 @@ def save_positions(path: str | Path, positions: dict[NodeKey, Point]) -> Path:
     }
     text = json.dumps(data, indent=1) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = _new_file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+Rect = tuple[float, float, float, float]  # x, y, width, height
+
+
+def _overlaps(a: Rect, b: Rect, gap: float) -> bool:
+    return not (
+        a[0] + a[2] + gap <= b[0]
+        or b[0] + b[2] + gap <= a[0]
+        or a[1] + a[3] + gap <= b[1]
+        or b[1] + b[3] + gap <= a[1]
+    )
+
+
+def free_offset(group: list[Rect], others: list[Rect], start: Point, gap: float = 16.0) -> Point:
+    """A shift for ``group`` (rectangles of nodes to place) near ``start`` where none of them overlaps
+    ``others`` (keeping ``gap`` between nodes): the nearest free spot on a grid of node-sized steps
+    around ``start`` (below and right first, the way a reader looks on)."""
+    if not group:
+        return start
+    step_x = max(r[2] for r in group) + gap
+    step_y = max(r[3] for r in group) + gap
+
+    def free(dx: float, dy: float) -> bool:
+        moved = [(x + dx, y + dy, w, h) for x, y, w, h in group]
+        return not any(_overlaps(m, o, gap) for m in moved for o in others)
+
+    candidates = [(i, j) for i in range(-6, 7) for j in range(-6, 7)]
+    candidates.sort(key=lambda ij: (abs(ij[0]) + abs(ij[1]), ij[1] < 0, ij[0] < 0, abs(ij[1])))
+    for i, j in candidates:
+        dx, dy = start[0] + i * step_x, start[1] + j * step_y
+        if free(dx, dy):
+            return dx, dy
+    bottom = max(o[1] + o[3] for o in others)  # crowded around start: below everything
+    top = min(r[1] for r in group)
+    return start[0], bottom + gap - top

@@ -32,6 +32,7 @@ class EditorView(QGraphicsView):
         self.drops_enabled = True
         self._pan_from: QPointF | None = None
         self._space = False
+        self.fitted = False  # showing the whole graph as Fit left it: a resize (maximising) fits again
 
     # ---- zoom
 
@@ -42,6 +43,18 @@ class EditorView(QGraphicsView):
         new = min(self.MAX_ZOOM, max(self.MIN_ZOOM, self.zoom() * factor))
         factor = new / self.zoom()
         self.scale(factor, factor)
+        self.fitted = False
+        self._zoom_changed()
+
+    def _zoom_changed(self) -> None:
+        """Connections are clickable a fixed number of screen pixels wide: their shapes follow the zoom."""
+        for edge in getattr(self.scene(), "edges", {}).values():
+            edge.update_path()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        if self.fitted:
+            self.fit()
 
     def wheelEvent(self, event) -> None:
         delta = event.angleDelta().y()
@@ -68,6 +81,8 @@ class EditorView(QGraphicsView):
             self.resetTransform()
             self.scale(self.MIN_ZOOM, self.MIN_ZOOM)
         self.centerOn(rect.center())
+        self.fitted = True
+        self._zoom_changed()
 
     def update_scene_rect(self) -> None:
         scene = self.scene()
@@ -85,6 +100,7 @@ class EditorView(QGraphicsView):
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
+            self.fitted = False
             self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
             event.accept()
             return
@@ -110,6 +126,7 @@ class EditorView(QGraphicsView):
         if self._pan_from is not None:
             delta = event.position() - self._pan_from
             self._pan_from = event.position()
+            self.fitted = False
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - int(delta.x()))
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
             event.accept()

@@ -29,6 +29,7 @@ import yaml
 
 from mimocorb_gui.core.bufferio import StopFlag
 from mimocorb_gui.core.ringbuffer import BufferStats, Observer, RingBuffer
+from mimocorb_gui.core.runrecord import RunRecord
 from mimocorb_gui.core.workers import ProcessPlan, Worker, WorkerStats
 
 __all__ = ["BufferRunStats", "LogEntry", "Run", "RunStats", "SetupInvalid"]
@@ -135,6 +136,7 @@ class Run:
         self._history: dict[str, collections.deque] = {}
         self._handled: set[tuple[str, int]] = set()
         self._closed = False
+        self._run_record = None  # core.runrecord: stats.csv and data_flow.svg in the run directory
         self.log_listeners: list = []  # callables(LogEntry), called from the log thread
         self.root_buffers = {
             b for w in setup.workers.values() if not w.sources for b in w.sinks if b in setup.buffers
@@ -239,6 +241,7 @@ class Run:
                 self._emergency_cleanup()
                 raise
             self._state = "running"
+            self._run_record = RunRecord(self)
             self._log_thread = threading.Thread(target=self._log_loop, name="mimocorb-log", daemon=True)
             self._monitor_thread = threading.Thread(
                 target=self._monitor_loop, name="mimocorb-monitor", daemon=True
@@ -331,6 +334,8 @@ class Run:
         for name, rb in self.buffers.items():
             st = rb.stats()
             self._history[name].append((now, st.events_written, st.deadtime_total))
+        if self._run_record is not None:
+            self._run_record.sample()
 
     def _check_processes(self) -> bool:
         """Handle ended processes; returns True once all of them ended."""

@@ -101,17 +101,26 @@ def export(buffer_io: BufferIO) -> None:
 
 
 def _recording_path(filename, setup_dir) -> Path:
-    """The .mimo file a config names (relative to the setup directory); ValueError/FileNotFoundError if not."""
+    """The .mimo file a config names; ValueError/FileNotFoundError if there is none.
+
+    A relative name is looked up beside the setup first, then in the current directory
+    (mimoCoRB2 opened it relative to the current directory).
+    """
     if not isinstance(filename, str | Path) or not str(filename):
         raise ValueError(
             f"config 'filename' is required: path of a .mimo file, relative to the setup directory ({setup_dir})"
         )
     path = Path(filename).expanduser()
-    if not path.is_absolute():
-        path = Path(setup_dir) / path
-    if not path.is_file():
-        raise FileNotFoundError(f"config 'filename': {path} does not exist")
-    return path
+    if path.is_absolute():
+        candidates = [path]
+    else:
+        candidates = [Path(setup_dir) / path, Path.cwd() / path]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise FileNotFoundError(
+        f"config 'filename': {filename} does not exist (looked in: {', '.join(str(c) for c in candidates)})"
+    )
 
 
 def _fit_problems(reader: MimoReader, sink_name: str, dtype: np.dtype, data_length: int) -> list[str]:
@@ -148,6 +157,9 @@ def _open_mimo(buffer_io: BufferIO) -> MimoReader:
     except (OSError, ValueError) as exc:
         raise type(exc)(f"worker '{buffer_io.name}': {exc}") from None
     reader = MimoReader(path, warn=False)
+    buffer_io.logger.info(
+        "replaying %s (%d events%s)", path, len(reader), ", mimoCoRB2 format" if reader.legacy else ""
+    )
     if reader.trailing_bytes:
         buffer_io.logger.warning(
             "%s ends inside a record (interrupted recording): %d complete events, %d trailing bytes ignored",
@@ -221,7 +233,7 @@ def simulate_importer(buffer_io: BufferIO) -> None:
     Configs
     -------
     filename : str
-        Path to the mimo file to be imported (relative to the setup file).
+        Path to the mimo file to be imported (ours or mimoCoRB2's format), relative to the setup file, else to the current directory.
     speed : float, optional (default=1)
         Replay speed: 2 plays the recording twice as fast.
     repeat : bool, optional (default=False)
@@ -292,7 +304,7 @@ def clocked_importer(buffer_io: BufferIO) -> None:
     distribution : str, optional (default='uniform')
         Distribution of the waiting times: 'uniform' or 'poisson'.
     filename : str
-        Path to the mimo file to be imported (relative to the setup file).
+        Path to the mimo file to be imported (ours or mimoCoRB2's format), relative to the setup file, else to the current directory.
     repeat : bool, optional (default=False)
         Start again from the first event at the end of the file (until the run is stopped).
     seed : int, optional (default=None)

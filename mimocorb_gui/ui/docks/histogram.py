@@ -33,9 +33,9 @@ REFRESH_MS = 500
 
 
 def _as_bins(value: Any) -> tuple[float, float, int] | None:
-    """(min, max, n_bins) from a core.livehist.BinSpec or a [min, max, n] config entry."""
-    if hasattr(value, "n_bins"):
-        return float(value.min), float(value.max), int(value.n_bins)
+    """(min, max, NBins) from a core.livehist.BinSpec or a [min, max, NBins] config entry (NBins edges)."""
+    if hasattr(value, "nbins"):
+        return float(value.min), float(value.max), int(value.nbins)
     try:
         lo, hi, n = value
         return float(lo), float(hi), int(n)
@@ -107,7 +107,8 @@ class HistogramFeed:
                 counts = np.load(folder / f"{ch}.npy")
             except (OSError, TypeError, ValueError, EOFError):
                 continue
-            edges = np.linspace(lo, hi, len(counts) + 1) if len(counts) != n else np.linspace(lo, hi, n + 1)
+            # NBins edges, NBins - 1 counts (mimoCoRB2's manual, 2.2.1); older runs wrote NBins counts
+            edges = np.linspace(lo, hi, len(counts) + 1) if len(counts) != n - 1 else np.linspace(lo, hi, n)
             try:
                 total = sum(int(float(row[k])) for k in ("Entries", "Underflow", "Overflow", "NaN"))
             except (KeyError, TypeError, ValueError):

@@ -116,17 +116,20 @@ def find_pulse_peaks(waveform: np.ndarray, config: Mapping[str, Any]) -> np.ndar
 PHA_KEYS = (*FIND_PEAKS_KEYS, "channel", "invert", "all_peaks")
 
 
-def _pha_problems(config: Mapping[str, Any], source_dtype: np.dtype | None, data_length: int | None, sinks) -> list[str]:
+def _pha_problems(config: Mapping[str, Any], source, sinks) -> list[str]:
     """Why ``analyzers.pha`` cannot run with this config and these buffers (empty when it can).
 
-    ``sinks`` is a list of ``(name, dtype, data_length)``.
+    ``source`` is ``(name, dtype, data_length)`` or None, ``sinks`` a list of such triples.
     """
+    source_name, source_dtype, data_length = source if source is not None else (None, None, None)
     problems = []
     if source_dtype is not None:
         channels = list(source_dtype.names or ())
         channel = config.get("channel") or (channels[0] if channels else None)
         if channel not in channels:
-            problems.append(f"channel: '{channel}' is not a field of the source (fields: {', '.join(channels)})")
+            problems.append(
+                f"channel: '{channel}' is not a field of source '{source_name}' (fields: {', '.join(channels)})"
+            )
     if not isinstance(config.get("all_peaks", False), bool):
         problems.append(f"all_peaks: must be true or false, got {config.get('all_peaks')!r}")
     try:
@@ -147,8 +150,7 @@ def check_pha_config(config, sources=(), sinks=(), **_) -> list[str]:
     source = sources[0] if sources else None
     return _pha_problems(
         config,
-        source.dtype if source is not None else None,
-        source.data_length if source is not None else None,
+        (source.name, source.dtype, source.data_length) if source is not None else None,
         [(s.name, s.dtype, s.data_length) for s in sinks],
     )
 
@@ -226,8 +228,7 @@ def pha(buffer_io: BufferIO) -> None:
         buffer_io.logger.warning("config keys %s are not used by analyzers.pha", ", ".join(map(str, unknown)))
     problems = _pha_problems(
         config,
-        source.dtype,
-        source.data_length,
+        (source.name, source.dtype, source.data_length),
         [(w.buffer.name, w.buffer.dtype, w.buffer.data_length) for w in buffer_io.write],
     )
     if problems:

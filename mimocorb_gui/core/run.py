@@ -377,7 +377,8 @@ class Run:
             if rb.closed or rb.aborted:
                 continue
             readers = [w for w in self.workers.values() if name in self.setup.workers[w.name].sources]
-            if readers and all(w.alive == 0 for w in readers):
+            # look at `closed` again after the readers: it may have closed while they were looked at
+            if readers and all(w.alive == 0 for w in readers) and not rb.closed:
                 rb.abort()
                 self._record(
                     "run", logging.WARNING, f"buffer '{name}' has no reader left: new events are dropped"

@@ -63,7 +63,9 @@ class Control:
         self.modes = [m.strip() for m in str(mode).split("+") if m.strip()]
         unknown = [m for m in self.modes if m not in MODES]
         if unknown or not self.modes:
-            raise ValueError(f"mode '{mode}': unknown {', '.join(unknown) or 'nothing'} (valid: {'+'.join(MODES)})")
+            raise ValueError(
+                f"mode '{mode}': unknown {', '.join(unknown) or 'nothing'} (valid: {'+'.join(MODES)})"
+            )
         self._setup_file: Path | None = getattr(self, "_setup_file", None)
         self._model = _setup_from_dict(setup_dict, self.setup_dir, self._setup_file)
         self.run = Run(self._model)  # checks the setup: SetupInvalid lists every problem
@@ -190,7 +192,8 @@ class Control:
 
     def get_worker_stats(self) -> dict:
         return {
-            name: {"processes": w.alive, "cpu_percent": w.cpu_percent} for name, w in self.run.stats().workers.items()
+            name: {"processes": w.alive, "cpu_percent": w.cpu_percent}
+            for name, w in self.run.stats().workers.items()
         }
 
     def get_stats(self) -> dict:

@@ -1,4 +1,5 @@
-"""The ``mimocorb`` command: ``mimocorb [gui] [SETUP] | run SETUP | check SETUP | functions | rp-emulator``."""
+"""The ``mimocorb`` command: ``mimocorb [gui] [SETUP] | run SETUP | check SETUP | functions | rp-emulator |
+convert-mimo OLD NEW``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 
 EXIT_OK, EXIT_WORKER_FAILED, EXIT_SETUP = 0, 1, 2
-COMMANDS = ("gui", "run", "check", "functions", "rp-emulator", "install-desktop")
+COMMANDS = ("gui", "run", "check", "functions", "rp-emulator", "install-desktop", "convert-mimo")
 
 
 def _parse_duration(text: str) -> float:
@@ -144,6 +145,22 @@ def cmd_functions(args) -> int:
     return EXIT_OK
 
 
+def cmd_convert_mimo(args) -> int:
+    from mimocorb_gui.core.mimofile import MimoFormatError, convert_legacy
+
+    if Path(args.new).exists():
+        print(f"error: {args.new} exists; give a new file name", file=sys.stderr)
+        return EXIT_SETUP
+    try:
+        n = convert_legacy(args.old, args.new)
+    except (OSError, MimoFormatError) as exc:
+        Path(args.new).unlink(missing_ok=True)
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    print(f"{args.new}: {n} events")
+    return EXIT_OK
+
+
 def cmd_rp_emulator(argv: list[str]) -> int:
     from mimocorb_gui.functions.importers import rp_emulator
 
@@ -180,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("functions", help="list the prebuilt functions")
     sub.add_parser("rp-emulator", help="run the Red Pitaya SCPI emulator (see 'mimocorb rp-emulator --help')")
     sub.add_parser("install-desktop", help="install the desktop launcher and setup-file association")
+    p = sub.add_parser(
+        "convert-mimo", help="rewrite a .mimo file of mimoCoRB2 (pickle header) in this format"
+    )
+    p.add_argument("old", help="the .mimo file to read (mimoCoRB2's format or ours)")
+    p.add_argument("new", help="the .mimo file to write (must not exist)")
     return parser
 
 
@@ -197,7 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("mimocorb.run").propagate = False  # the CLI prints run log entries itself
-    handler = {"run": cmd_run, "check": cmd_check, "functions": cmd_functions, "gui": cmd_gui}[args.command]
+    handler = {
+        "run": cmd_run,
+        "check": cmd_check,
+        "functions": cmd_functions,
+        "gui": cmd_gui,
+        "convert-mimo": cmd_convert_mimo,
+    }[args.command]
     return handler(args)
 
 

@@ -140,7 +140,9 @@ def test_pha_worker_first_peak_or_every_peak(all_peaks, expected):
     assert counters == [c for c, _, _ in expected]  # metadata of the waveform each peak came from
     assert [float(m["timestamp"][0]) for m, _ in events] == [1000.0 + c for c, _, _ in expected]
     assert [int(d["position"][0]) for _, d in events] == [p for _, p, _ in expected]
-    assert [float(d["peak_heights"][0]) for _, d in events] == pytest.approx([h for _, _, h in expected], rel=1e-6)
+    assert [float(d["peak_heights"][0]) for _, d in events] == pytest.approx(
+        [h for _, _, h in expected], rel=1e-6
+    )
     assert all(float(d["widths"][0]) == pytest.approx(2.3548 * 3, rel=0.02) for _, d in events)
 
 

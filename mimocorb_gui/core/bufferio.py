@@ -60,7 +60,9 @@ class Config(dict):
             for item in setup:
                 merged.update(Config.setup_to_dict(item, setup_dir))
             return merged
-        raise TypeError(f"config must be a file name, a mapping or a list of them, got {type(setup).__name__}")
+        raise TypeError(
+            f"config must be a file name, a mapping or a list of them, got {type(setup).__name__}"
+        )
 
     @staticmethod
     def load_from_file(file: str | Path, setup_dir: Path | str) -> dict:

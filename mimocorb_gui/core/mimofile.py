@@ -393,7 +393,15 @@ def _read_legacy_header(f, path: Path) -> tuple[dict[str, Any], int, np.dtype]:
         info = LegacyHeaderUnpickler(f).load()
     except LegacyHeaderRefused as exc:
         raise MimoFormatError(f"{path}: mimoCoRB2 header refused: {exc}") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        IndexError,
+        KeyError,
+        AttributeError,
+    ) as exc:
         raise MimoFormatError(f"{path}: mimoCoRB2 header is broken: {type(exc).__name__}: {exc}") from None
     if not isinstance(info, dict) or any(k not in info for k in _LEGACY_KEYS):
         raise MimoFormatError(
@@ -584,4 +592,3 @@ def convert_legacy(old: str | os.PathLike, new: str | os.PathLike) -> int:
                 for i in range(len(metadata)):
                     writer.write(metadata[i : i + 1], data[i])
         return writer.records_written
-

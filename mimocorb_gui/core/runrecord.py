@@ -81,7 +81,9 @@ class RunRecord:
         self._last_row = None  # monotonic time of the previous row
         self._previous: dict[str, tuple[float, int, float]] = {}
         try:
-            (self.run_dir / FLOW_FILE).write_text(data_flow_svg(run.setup, run.root_buffers), encoding="utf-8")
+            (self.run_dir / FLOW_FILE).write_text(
+                data_flow_svg(run.setup, run.root_buffers), encoding="utf-8"
+            )
         except Exception as exc:  # noqa: BLE001 - a picture must never stop a run
             log.warning("data-flow picture not written: %s", exc)
         self._file = open(self.run_dir / STATS_FILE, "w", newline="", encoding="utf-8")  # noqa: SIM115
@@ -187,7 +189,10 @@ def data_flow_svg(setup, root_buffers=()) -> str:
         row_w = len(nodes) * (_BOX_W + _GAP_X) - _GAP_X
         x0 = (width - row_w) / 2
         for i, node in enumerate(nodes):
-            pos[node] = (x0 + i * (_BOX_W + _GAP_X) + _BOX_W / 2, _MARGIN + lv * (_BOX_H + _GAP_Y) + _BOX_H / 2)
+            pos[node] = (
+                x0 + i * (_BOX_W + _GAP_X) + _BOX_W / 2,
+                _MARGIN + lv * (_BOX_H + _GAP_Y) + _BOX_H / 2,
+            )
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '

@@ -236,7 +236,9 @@ def pha(buffer_io: BufferIO) -> None:
     targets = [(writer, list(writer.buffer.dtype.names)) for writer in buffer_io.write]
     all_peaks = bool(config.get("all_peaks", False))
 
-    with processor.events() as events:  # the peaks are written here, not through the one-result Processor call
+    with (
+        processor.events() as events
+    ):  # the peaks are written here, not through the one-result Processor call
         for meta, data in events:
             peaks = find_pulse_peaks(data[channel], config)
             for i in range(len(peaks) if all_peaks else min(1, len(peaks))):

@@ -543,15 +543,17 @@ def test_importer_deadtime_is_mimocorb2s_fraction(tmp_path):
         rb.unlink()
 
 
-def test_check_reports_pha_config_problems_before_the_start(tmp_path):
+def test_check_reports_pha_and_simulator_config_problems_before_the_start(tmp_path):
     (tmp_path / "setup.yaml").write_text(
         textwrap.dedent(
             """
             Buffers:
               Waves: {slot_count: 8, data_length: 100, data_dtype: {IN1: int16}}
               Heights: {slot_count: 8, data_length: 1, data_dtype: {peak_heights: int16, widths: float32}}
+              Waves2: {slot_count: 8, data_length: 100, data_dtype: {chA: float32}}
             Workers:
-              source: {function: simulators.gamma_pulses, sinks: [Waves]}
+              source: {function: simulators.gamma_pulses, sinks: [Waves], config: {rate: -5}}
+              muons: {function: simulators.muon_pulses, sinks: [Waves2], config: {stopped_fraction: 2}}
               pha: {function: analyzers.pha, sources: [Waves], sinks: [Heights],
                     config: {channel: IN2, height: 500, all_peaks: maybe}}
               save: {function: exporters.csv, sources: [Heights]}
@@ -569,6 +571,9 @@ def test_check_reports_pha_config_problems_before_the_start(tmp_path):
     assert "'IN2' is not a field of source 'Waves' (fields: IN1)" in proc.stdout
     assert "all_peaks: must be true or false" in proc.stdout
     assert "field 'widths' needs config 'width'" in proc.stdout
+    # the simulators' config checks run before the start too
+    assert "Workers.source.config: config 'rate' must be a number >= 0, got -5" in proc.stdout
+    assert "config 'stopped_fraction' must be a number >= 0 and <= 1, got 2" in proc.stdout
 
 
 def test_mimofile_reads_both_formats_and_writes_ours(tmp_path):

@@ -295,10 +295,6 @@ class Importer(_Template):
                 writer.commit(idx)
                 self.counter += 1
                 t_previous = t_written
-        except (SetupError, UfuncError):
-            raise
-        except Exception as exc:
-            raise UfuncError(self, "ufunc failed", exc) from exc
         finally:
             close = getattr(gen, "close", None)
             if close is not None:

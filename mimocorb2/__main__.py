@@ -34,9 +34,19 @@ def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()
     args = parse_args(argv)
     from mimocorb2.control import Control
+    from mimocorb_gui.core.run import SetupInvalid
+    from mimocorb_gui.core.setup import SetupError
 
     print(f"Using setup file: {args.setup_file} in {args.control_mode} mode.")
-    control = Control.from_setup_file(args.setup_file, mode=args.control_mode)
+    try:
+        control = Control.from_setup_file(args.setup_file, mode=args.control_mode)
+    except SetupInvalid as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, SetupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return control()
 
 

@@ -600,3 +600,19 @@ def test_mimofile_reads_both_formats_and_writes_ours(tmp_path):
         copied = [(d, m) for d, m in copy.read_data() if d is not None]
     assert np.concatenate([d for d, _ in copied]).tobytes() == data.tobytes()
     assert np.concatenate([m for _, m in copied]).tobytes() == metadata.tobytes()
+
+
+def test_the_mimocorb2_command_reports_a_bad_setup_instead_of_a_traceback(tmp_path):
+    (tmp_path / "bad.yaml").write_text(
+        "Buffers:\n  A: {slot_count: 4, data_length: 1, data_dtype: {x: f8}}\n"
+        "Workers:\n  w: {function: exporters.nothing, sources: [A]}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "mimocorb2", str(tmp_path / "bad.yaml"), "-c", "stats"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "Workers.w.function: function 'nothing' not found in prebuilt module 'exporters'" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -616,3 +616,37 @@ def test_the_mimocorb2_command_reports_a_bad_setup_instead_of_a_traceback(tmp_pa
     assert proc.returncode == 2
     assert "Workers.w.function: function 'nothing' not found in prebuilt module 'exporters'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_data_flow_picture_and_stats_schedule_follow_mimocorb2(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from mimocorb_gui.core.runrecord import data_flow_svg, save_interval
+
+    setup = Setup.load(EXAMPLES / "muon" / "spin_setup.yaml")
+    svg = data_flow_svg(setup, root_buffers={"InputBuffer"})
+    root = ET.fromstring(svg)  # well-formed SVG, no display or graphviz needed
+    ns = "{http://www.w3.org/2000/svg}"
+    labels = [t.text for t in root.iter(f"{ns}text")]
+    assert sorted(labels) == sorted([*setup.buffers, *setup.workers])
+    ellipses = {e.find(f"{ns}title").text: e.get("stroke") for e in root.iter(f"{ns}ellipse")}
+    assert ellipses["buffer InputBuffer"] == "blue" and ellipses["buffer AcceptedPulses"] == "black"
+    assert len(list(root.iter(f"{ns}rect"))) == len(setup.workers)
+    lines = list(root.iter(f"{ns}line"))
+    edges = sum(len(w.sources) + len(w.sinks) + len(w.observes) for w in setup.workers.values())
+    assert len(lines) == edges
+    dotted = [ln for ln in lines if ln.get("stroke-dasharray")]
+    assert len(dotted) == sum(len(w.observes) for w in setup.workers.values()) == 4
+    # mimoCoRB2's control_stats_logger THRESHOLDS and FINAL_INTERVAL
+    assert [save_interval(t) for t in (0, 9.9, 10, 59, 60, 599, 600, 3599, 3600, 10**6)] == [
+        1,
+        1,
+        10,
+        10,
+        60,
+        60,
+        600,
+        600,
+        3600,
+        3600,
+    ]

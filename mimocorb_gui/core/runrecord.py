@@ -86,14 +86,20 @@ class RunRecord:
             )
         except Exception as exc:  # noqa: BLE001 - a picture must never stop a run
             log.warning("data-flow picture not written: %s", exc)
-        self._file = open(self.run_dir / STATS_FILE, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        self._csv = csv.writer(self._file)
-        self._csv.writerow(self.columns())
-        self._file.flush()
-        for name, rb in run.buffers.items():
-            st = rb.stats()
-            self._previous[name] = (self._t0, st.events_written, st.deadtime_total)
-        psutil.cpu_percent()  # the first call only starts psutil's measurement
+        self._file = None
+        try:
+            self._file = open(self.run_dir / STATS_FILE, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            self._csv = csv.writer(self._file)
+            self._csv.writerow(self.columns())
+            self._file.flush()
+            for name, rb in run.buffers.items():
+                st = rb.stats()
+                self._previous[name] = (self._t0, st.events_written, st.deadtime_total)
+            psutil.cpu_percent()  # the first call only starts psutil's measurement
+        except Exception as exc:  # noqa: BLE001 - the run goes on without its statistics file
+            log.warning("stats.csv not written: %s", exc)
+            self._failed = True
+            self.close()
 
     def columns(self) -> list[str]:
         cols = [f"buffers.{b}.{c}" for b in self.buffer_names for c in BUFFER_COLUMNS]
@@ -142,10 +148,11 @@ class RunRecord:
         if self._closed:
             return
         self._closed = True
-        try:
-            self._file.close()
-        except OSError:
-            pass
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                pass
 
 
 # --------------------------------------------------------------------------------------------

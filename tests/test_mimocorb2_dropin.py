@@ -650,3 +650,27 @@ def test_data_flow_picture_and_stats_schedule_follow_mimocorb2(tmp_path):
         3600,
         3600,
     ]
+
+
+@pytest.mark.timeout(120)
+def test_control_gui_mode_opens_the_main_window_on_the_setup_and_starts_it(tmp_path, qtbot, monkeypatch):
+    import shutil
+
+    from PySide6.QtWidgets import QApplication
+
+    from mimocorb2.control import Control
+    from mimocorb_gui.ui.main_window import MainWindow
+
+    shutil.copytree(EXAMPLES / "simple", tmp_path / "simple")
+    seen = {}
+    monkeypatch.setattr(
+        MainWindow, "start_run", lambda self: seen.setdefault("started", self.setup.path) and True
+    )
+    monkeypatch.setattr(QApplication, "exec", lambda self: 0)  # the event loop a user would close
+    control = Control.from_setup_file(tmp_path / "simple" / "setup.yaml", mode="gui+stats")
+    assert control() == 0
+    assert seen["started"] == (tmp_path / "simple" / "setup.yaml").resolve()
+    for window in QApplication.topLevelWidgets():
+        if isinstance(window, MainWindow):
+            window.hide()
+            window.deleteLater()

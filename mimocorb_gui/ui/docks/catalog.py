@@ -16,7 +16,7 @@ __all__ = ["DockPlan", "build_docks", "dock_plans", "dock_signature", "function_
 log = logging.getLogger(__name__)
 
 OSCILLOSCOPE_FUNCTIONS = {"observers.oscilloscope"}
-HISTOGRAM_EXPORTERS = {"exporters.histogram"}
+HISTOGRAM_EXPORTERS = {"exporters.histogram", "importers.redpitaya.spectrum"}  # workers that write the counts
 HISTOGRAM_DISPLAYS = {"observers.histogram", "visualizers.histogram", "visualizers.csv"}
 FIXED_DOCKS = ("rates", "buffers", "workers", "log")
 

@@ -17,7 +17,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.mergevalue import MergeValue
 from ruamel.yaml.scalarstring import ScalarString
 
-from mimocorb_gui.core import loader
+from mimocorb_gui.core import loader, setuplimits
 from mimocorb_gui.core.setup.specs import (
     _NEW_SETUP_TEXT,
     BUFFER_KEYS,
@@ -100,6 +100,10 @@ class Setup:
         except OSError as exc:
             raise SetupError(f"{path}: cannot read setup file: {exc.strerror or exc}", path=path) from None
         try:
+            setuplimits.check_size(len(data))
+        except setuplimits.LimitError as exc:
+            raise SetupError(f"{path.name}: {exc.message}", path=path) from None
+        try:
             text, newline, bom = _decode(data)
         except UnicodeDecodeError as exc:
             raise SetupError(
@@ -121,6 +125,11 @@ class Setup:
 
     @classmethod
     def _from_text(cls, text: str, path: Path, *, newline: str, bom: bool) -> Setup:
+        try:
+            setuplimits.check_yaml(text)  # before ruamel builds anything: bombs, depth, size
+        except setuplimits.LimitError as exc:
+            where = f"{path.name}:{exc.line}:{exc.column}" if exc.line else path.name
+            raise SetupError(f"{where}: {exc.message}", line=exc.line, column=exc.column) from None
         doc = cls._parse(text, path.name)
         return cls(doc, path, text=text, newline=newline, bom=bom)
 
@@ -393,9 +402,11 @@ class Setup:
                     continue
                 try:
                     data = _read_config_file(path)
-                except (OSError, YAMLError, UnicodeDecodeError) as exc:
+                except (OSError, YAMLError, UnicodeDecodeError, setuplimits.LimitError) as exc:
                     if problems is not None:
                         detail = str(exc).strip().replace("\n", " ")
+                        if isinstance(exc, setuplimits.LimitError) and exc.line:
+                            detail = f"line {exc.line}, column {exc.column}: {detail}"
                         problems.append((where, f"cannot read config file '{entry}' ({path}): {detail}"))
                     continue
                 if not isinstance(data, Mapping):

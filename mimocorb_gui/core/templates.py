@@ -8,9 +8,9 @@ The same rules are published in ``TEMPLATE_RULES`` for the setup validator and t
 Like mimoCoRB2's template base, every template object carries the members of its BufferIO
 (``io``, ``read``, ``write``, ``observe``, ``config``, ``logger``, ``name``, ``run_dir``,
 ``setup_dir``, ``shutdown_sinks``, ``drain_sources``). ``SetupError`` and ``UfuncError`` behave as
-there: the message is logged, the sinks are shut down and the sources drained before the raise;
-here the run is also asked to stop first, so draining ends when the importers have (a BufferIO
-made by hand, outside a run, is not drained: nothing would end its sources).
+there: the message is logged and the sinks are shut down before the raise; in a run the run is
+also asked to stop, and the worker process drains the sources (counting what it discards) before
+it ends (a BufferIO made by hand, outside a run, is not drained: nothing would end its sources).
 """
 
 from __future__ import annotations
@@ -74,10 +74,10 @@ def _clean_up_for_error(instance, message: str) -> None:
     stop_flag = getattr(io, "stop_flag", None)
     instance.shutdown_sinks()
     if stop_flag is not None:
-        # in a run: it ends in order (the importers stop), so draining ends too. A BufferIO made
-        # by hand has no stop request to give: draining would wait for an end that may never come
+        # in a run: it ends in order (the importers stop); the worker process then drains the
+        # sources and counts what it discarded (core.workers). A BufferIO made by hand has no stop
+        # request to give: draining would wait for an end that may never come
         stop_flag.set()
-        instance.drain_sources()
 
 
 class SetupError(RuntimeError):

@@ -25,7 +25,7 @@ test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check mimocorb_gui tests benchmarks
+	$(BIN)/ruff check mimocorb_gui mimocorb2 tests benchmarks
 	$(BIN)/lint-imports
 
 bench: $(STAMP)

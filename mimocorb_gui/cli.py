@@ -1,5 +1,5 @@
 """The ``mimocorb`` command: ``mimocorb [gui] [SETUP] | run SETUP [--serve ADDR] | check SETUP | clean |
-functions | attach ADDR | keys DIR | rp-emulator``.
+functions | attach ADDR | keys DIR | rp-emulator | convert-mimo OLD NEW``.
 
 Every start first removes the shared-memory segments of runs whose controller no longer exists
 (``core.shm``) and says so; ``mimocorb clean`` does only that.
@@ -16,7 +16,18 @@ import time
 from pathlib import Path
 
 EXIT_OK, EXIT_WORKER_FAILED, EXIT_SETUP = 0, 1, 2
-COMMANDS = ("gui", "run", "check", "clean", "functions", "rp-emulator", "install-desktop", "attach", "keys")
+COMMANDS = (
+    "gui",
+    "run",
+    "check",
+    "clean",
+    "functions",
+    "rp-emulator",
+    "install-desktop",
+    "attach",
+    "keys",
+    "convert-mimo",
+)
 
 
 def _parse_duration(text: str) -> float:
@@ -295,6 +306,22 @@ def cmd_functions(args) -> int:
     return EXIT_OK
 
 
+def cmd_convert_mimo(args) -> int:
+    from mimocorb_gui.core.mimofile import MimoFormatError, convert_legacy
+
+    if Path(args.new).exists():
+        print(f"error: {args.new} exists; give a new file name", file=sys.stderr)
+        return EXIT_SETUP
+    try:
+        n = convert_legacy(args.old, args.new)
+    except (OSError, MimoFormatError) as exc:
+        Path(args.new).unlink(missing_ok=True)
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    print(f"{args.new}: {n} events")
+    return EXIT_OK
+
+
 def cmd_rp_emulator(argv: list[str]) -> int:
     from mimocorb_gui.functions.importers import rp_emulator
 
@@ -377,6 +404,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(see 'mimocorb rp-emulator --help')",
     )
     sub.add_parser("install-desktop", help="install the desktop launcher and setup-file association")
+    p = sub.add_parser(
+        "convert-mimo", help="rewrite a .mimo file of mimoCoRB2 (pickle header) in this format"
+    )
+    p.add_argument("old", help="the .mimo file to read (mimoCoRB2's format or ours)")
+    p.add_argument("new", help="the .mimo file to write (must not exist)")
     return parser
 
 
@@ -404,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         "gui": cmd_gui,
         "attach": cmd_attach,
         "keys": cmd_keys,
+        "convert-mimo": cmd_convert_mimo,
     }[args.command]
     return handler(args)
 

@@ -109,7 +109,16 @@ def _fill(rb, waves, field="ch1"):
     writer.close()
 
 
-def test_pha_worker_one_event_per_peak():
+@pytest.mark.parametrize(
+    "all_peaks, expected",
+    [
+        # mimoCoRB2's pha returns from inside its loop over the peaks: the first peak only
+        (None, [(0, 50, 1.0), (1, 40, 0.5), (3, 300, 2.0)]),
+        (False, [(0, 50, 1.0), (1, 40, 0.5), (3, 300, 2.0)]),
+        (True, [(0, 50, 1.0), (1, 40, 0.5), (1, 200, 1.5), (1, 330, 0.9), (3, 300, 2.0)]),
+    ],
+)
+def test_pha_worker_first_peak_or_every_peak(all_peaks, expected):
     waves = [
         gaussian_pulses(400, [50], [1.0]),
         gaussian_pulses(400, [40, 200, 330], [0.5, 1.5, 0.9]),
@@ -118,21 +127,21 @@ def test_pha_worker_one_event_per_peak():
     ]
     src_dtype = {"ch0": "float32", "ch1": "float32"}
     out_dtype = {"position": "int32", "peak_heights": "float64", "widths": "float32"}
+    config = {"channel": "ch1", "height": 0.2, "width": 1}
+    if all_peaks is not None:
+        config["all_peaks"] = all_peaks
     with rings(("src", 8, 400, src_dtype), ("peaks", 16, 1, out_dtype)) as (src, sink):
         _fill(src, waves)
-        io = BufferIO(
-            "pha", [src.reader()], [sink.writer()], [], config={"channel": "ch1", "height": 0.2, "width": 1}
-        )
+        io = BufferIO("pha", [src.reader()], [sink.writer()], [], config=config)
         analyzers.pha(io)
         assert sink.closed
         events = _drain(sink)
-    assert len(events) == 5
     counters = [int(m["counter"][0]) for m, _ in events]
-    assert counters == [0, 1, 1, 1, 3]  # metadata of the waveform each peak came from
-    assert [float(m["timestamp"][0]) for m, _ in events] == [1000.0, 1001.0, 1001.0, 1001.0, 1003.0]
-    assert [int(d["position"][0]) for _, d in events] == [50, 40, 200, 330, 300]
+    assert counters == [c for c, _, _ in expected]  # metadata of the waveform each peak came from
+    assert [float(m["timestamp"][0]) for m, _ in events] == [1000.0 + c for c, _, _ in expected]
+    assert [int(d["position"][0]) for _, d in events] == [p for _, p, _ in expected]
     assert [float(d["peak_heights"][0]) for _, d in events] == pytest.approx(
-        [1.0, 0.5, 1.5, 0.9, 2.0], rel=1e-6
+        [h for _, _, h in expected], rel=1e-6
     )
     assert all(float(d["widths"][0]) == pytest.approx(2.3548 * 3, rel=0.02) for _, d in events)
 

@@ -499,7 +499,11 @@ def test_port_drag_connects_with_the_role_the_port_means(muon, qtbot):
     count = muon.undo_stack.count()
     drag_port(qtbot, muon, scene.nodes[("worker", "drain")].out_port, scene.nodes[("worker", "scope")])
     assert muon.undo_stack.count() == count
-    assert not muon.has_errors(), muon.problems()
+    # the only error: analyzers.pha's own check (issue 10) sees that the new sink's field is no peak property
+    errors = [p for p in muon.problems() if p.is_error]
+    assert [(p.location, p.message.split(" (")[0]) for p in errors] == [
+        ("Workers.pulse_heights.config", "sink 'Extra': field 'value' is not a peak property")
+    ], errors
 
 
 # =========================================================================== view, find, copy, run numbers

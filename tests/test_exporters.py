@@ -120,7 +120,7 @@ def test_parse_bins_accepts_lists_and_tuples_and_reports_every_problem():
     problems = check_bins({"a": [1, 0, 10], "b": [0, 1, 0], "c": [0, 1, 2], "d": "x"}, dtype)
     text = "; ".join(problems)
     assert "bins.a: min must be below max" in text
-    assert "bins.b: number_of_bins must be a positive integer" in text
+    assert "bins.b: number_of_bins (NBins, the number of bin edges) must be an integer >= 2" in text
     assert "'c' is not a field of the buffer (fields: a, b)" in text
     assert len(problems) == 4
     assert "bins is required" in check_bins(None, dtype)[0]
@@ -129,18 +129,19 @@ def test_parse_bins_accepts_lists_and_tuples_and_reports_every_problem():
 
 
 def test_bin_counting_is_numpy_histogram_and_outside_values_are_counted_apart():
-    spec = BinSpec(-1.0, 1.0, 8)
+    spec = BinSpec(-1.0, 1.0, 9)  # NBins = 9 edges (mimoCoRB2's manual, 2.2.1): 8 bins
     v = np.array([-1.0, -0.999, 0.0, 0.25, 1.0, 1.0001, -1.5, np.nan, np.inf, -np.inf, 0.9999])
     counts, under, over, nan = spec.count(v)
-    assert counts.tolist() == np.histogram(v, bins=8, range=(-1, 1))[0].tolist()
+    # mimoCoRB2's exporters.histogram: np.histogram(values, bins=np.linspace(Min, Max, NBins))
+    assert counts.tolist() == np.histogram(v[np.isfinite(v)], bins=np.linspace(-1, 1, 9))[0].tolist()
     assert counts[-1] == 2  # 1.0 (the upper edge) is in the last bin
     assert (under, over, nan) == (2, 2, 1)
     assert counts.sum() + under + over + nan == len(v)
-    assert np.allclose(spec.edges, np.histogram_bin_edges([], bins=8, range=(-1, 1)))
+    assert spec.edges.tolist() == np.linspace(-1, 1, 9).tolist() and spec.n_bins == 8
 
 
 def test_live_writer_shares_counts_between_writers_and_readers(tmp_path):
-    specs = {"a": BinSpec(0, 10, 10), "b": BinSpec(0, 1, 4)}
+    specs = {"a": BinSpec(0, 10, 11), "b": BinSpec(0, 1, 5)}  # NBins edges: 10 and 4 bins
     directory = histogram_dir(tmp_path, "Buf")
     assert open_live_histograms(tmp_path, "Buf") == {}  # nothing yet: empty, no error
     w1 = LiveHistogramWriter(directory, specs)
@@ -154,11 +155,12 @@ def test_live_writer_shares_counts_between_writers_and_readers(tmp_path):
     assert (live["a"].total, live["a"].underflow, live["a"].overflow, live["a"].nan) == (3, 1, 1, 1)
     assert live["a"].entries_seen == 6
     with pytest.raises(ValueError, match="other bins"):
-        LiveHistogramWriter(directory, {"a": BinSpec(0, 10, 20)})
+        LiveHistogramWriter(directory, {"a": BinSpec(0, 10, 21)})
     w1.close()
     w2.close()
     info = pd.read_csv(directory / "info.csv")
     assert info.columns.tolist()[:4] == ["Channel", "Min", "Max", "NBins"]
+    assert info["NBins"].tolist() == [11, 5]  # as configured: the number of edges
     assert info["Entries"].tolist() == [3, 1] and info["Underflow"].tolist() == [1, 0]
     assert info["Overflow"].tolist() == [1, 0] and info["NaN"].tolist() == [1, 0]
     saved = read_histograms(tmp_path, "Buf")
@@ -333,7 +335,8 @@ def test_histogram_counts_waveform_elements_and_shows_live(tmp_path):
         thread.join(10)
     finally:
         src.unlink()
-    expected = np.histogram(np.concatenate(sent), bins=20, range=(0, 1))[0]
+    expected = np.histogram(np.concatenate(sent), bins=np.linspace(0, 1, 20))[0]  # NBins 20: 19 bins
+    assert len(expected) == 19
     assert live["v"].counts.tolist() == expected.tolist()
 
 
@@ -425,7 +428,7 @@ def test_run_histogram_counts_equal_numpy_histogram_of_everything_that_passed(
     for ch, (lo, hi, n) in {"x": (-2, 2, 40), "y": (0, 1, 7), "k": (0, 100, 10)}.items():
         values = df[ch].to_numpy()
         counts = np.load(run_dir / "Histograms_Passed" / f"{ch}.npy")
-        assert counts.tolist() == np.histogram(values, bins=n, range=(lo, hi))[0].tolist(), ch
+        assert counts.tolist() == np.histogram(values, bins=np.linspace(lo, hi, n))[0].tolist(), ch
         row = info[info["Channel"] == ch].iloc[0]
         assert (row["Min"], row["Max"], row["NBins"]) == (lo, hi, n)
         below = int(np.sum(values < lo))

@@ -342,11 +342,11 @@ def test_mimocorb2_worker_file_loads_unchanged(tmp_path):
     assert func(None) is mimocorb_gui.Exporter
 
 
-def test_install_alias_is_idempotent():
-    assert loader.install_mimocorb2_alias() is True
-    assert loader.install_mimocorb2_alias() is True
-    finders = [f for f in sys.meta_path if type(f).__name__ == "_Mimocorb2AliasFinder"]
-    assert len(finders) == 1
+def test_the_distribution_ships_a_real_mimocorb2_package_so_no_alias_is_installed():
+    # mimocorb2/ is a package of this distribution (issue 10): the alias stays a fallback only
+    assert loader.install_mimocorb2_alias() is False
+    assert loader.install_mimocorb2_alias() is False
+    assert not [f for f in sys.meta_path if type(f).__name__ == "_Mimocorb2AliasFinder"]
     mi2 = importlib.import_module("mimocorb2")
     assert set(mi2.__all__) >= {
         "BufferIO",
@@ -356,6 +356,8 @@ def test_install_alias_is_idempotent():
         "Processor",
         "Observer",
         "IsAlive",
+        "SetupError",
+        "UfuncError",
+        "Control",
     }
-    with pytest.raises(AttributeError, match="no attribute 'Control'"):
-        _ = mi2.Control
+    assert mi2.Control is importlib.import_module("mimocorb2.control").Control

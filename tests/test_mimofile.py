@@ -137,9 +137,12 @@ def test_truncated_header_and_foreign_files(tmp_path):
         (tmp_path / "c.mimo").write_bytes(raw[:cut])
         with pytest.raises(MimoFormatError):
             read_mimo(tmp_path / "c.mimo")
-    (tmp_path / "pickle.mimo").write_bytes(b"\x80\x04\x95" + b"\0" * 100)
-    with pytest.raises(MimoFormatError, match="not a .mimo file"):
+    (tmp_path / "pickle.mimo").write_bytes(b"\x80\x04\x95" + b"\0" * 100)  # looks like mimoCoRB2's
+    with pytest.raises(MimoFormatError, match="mimoCoRB2 header is broken"):
         read_mimo(tmp_path / "pickle.mimo")
+    (tmp_path / "text.mimo").write_bytes(b"hello, world\n")
+    with pytest.raises(MimoFormatError, match="not a .mimo file"):
+        read_mimo(tmp_path / "text.mimo")
     future = bytearray(raw)
     future[4:8] = (99).to_bytes(4, "little")
     (tmp_path / "future.mimo").write_bytes(bytes(future))

@@ -34,6 +34,51 @@ class Config(dict):
     def __reduce__(self):
         return (Config, (dict(self), self.worker))
 
+    @classmethod
+    def from_setup(
+        cls, setup: str | Mapping | list | None, setup_dir: Path | str, base_config: Mapping | None = None
+    ) -> Config:
+        """mimoCoRB2's ``Config.from_setup``: a worker's ``config`` entry merged over ``base_config``.
+
+        A string is a YAML file (relative to ``setup_dir``), a mapping is used as it is, a list
+        merges its files and mappings in order.
+        """
+        config = dict(base_config or {})
+        config.update(cls.setup_to_dict(setup, setup_dir))
+        return cls(config)
+
+    @staticmethod
+    def setup_to_dict(setup: str | Mapping | list | None, setup_dir: Path | str) -> dict:
+        if setup is None:
+            return {}
+        if isinstance(setup, str | Path):
+            return Config.load_from_file(setup, setup_dir)
+        if isinstance(setup, Mapping):
+            return dict(setup)
+        if isinstance(setup, list):
+            merged: dict = {}
+            for item in setup:
+                merged.update(Config.setup_to_dict(item, setup_dir))
+            return merged
+        raise TypeError(
+            f"config must be a file name, a mapping or a list of them, got {type(setup).__name__}"
+        )
+
+    @staticmethod
+    def load_from_file(file: str | Path, setup_dir: Path | str) -> dict:
+        import yaml
+
+        path = Path(file).expanduser()
+        if not path.is_absolute():
+            path = Path(setup_dir).resolve() / path
+        with path.open(encoding="utf-8") as f:
+            loaded = yaml.safe_load(f)
+        if loaded is None:
+            return {}
+        if not isinstance(loaded, Mapping):
+            raise TypeError(f"{path}: a config file must hold a mapping, holds {type(loaded).__name__}")
+        return dict(loaded)
+
 
 class StopFlag:
     """A run-wide 'please stop' flag in shared memory, cheap enough to check for every event."""
@@ -83,6 +128,9 @@ class BufferIO:
         self.logger = logger or logging.getLogger(f"mimocorb.worker.{name}")
         self.stop_flag = stop_flag
         self.process_index = process_index
+        for handle in self.observe:
+            if hasattr(handle, "stop_flag"):
+                handle.stop_flag = stop_flag  # raw `with io.observe[i]` waits see the stop request
 
     # manual's names
     @property
@@ -180,15 +228,36 @@ class BufferIO:
         setup_dir: Path | str,
         run_dir: Path | str,
         buffers: Mapping[str, RingBuffer],
+        base_config: Mapping | None = None,
     ) -> BufferIO:
-        """BufferIO for worker ``name`` of a setup dictionary (single process, writer id 0)."""
-        worker = setup["Workers"][name]
+        """mimoCoRB2's ``BufferIO.from_setup``: the BufferIO of worker ``name`` described by ``setup``.
+
+        ``setup`` is the worker's own dictionary (``sources``, ``sinks``, ``observes``, ``config``
+        as a mapping, a file name relative to ``setup_dir`` or a list of them); ``buffers`` maps
+        buffer names to ring buffers. Single process: writer id 0 of each sink.
+        """
+        if "Workers" in setup and name in (setup.get("Workers") or {}):
+            setup = setup["Workers"][name]  # a whole setup dictionary, as this method once took
+
+        def pick(role: str) -> list[RingBuffer]:
+            chosen = []
+            for b in setup.get(role) or []:
+                if b not in buffers:
+                    raise KeyError(
+                        f"worker '{name}': {role[:-1]} buffer '{b}' is not defined "
+                        f"(buffers: {', '.join(buffers) or 'none'})"
+                    )
+                chosen.append(buffers[b])
+            return chosen
+
+        config = Config.from_setup(setup.get("config"), setup_dir, base_config)
+        config.worker = name
         return cls(
             name,
-            [buffers[b].reader() for b in worker.get("sources") or []],
-            [buffers[b].writer(0) for b in worker.get("sinks") or []],
-            [buffers[b].observer() for b in worker.get("observes") or []],
-            config=worker.get("config") if isinstance(worker.get("config"), Mapping) else {},
+            [rb.reader() for rb in pick("sources")],
+            [rb.writer(0) for rb in pick("sinks")],
+            [rb.observer() for rb in pick("observes")],
+            config=config,
             setup_dir=setup_dir,
             run_dir=run_dir,
         )

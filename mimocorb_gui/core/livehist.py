@@ -9,11 +9,13 @@ place; any process that maps the same file read-only sees every update at once. 
 Layout of ``run_dir/Histograms_<source buffer>/``::
 
     info.csv      Channel,Min,Max,NBins,Entries,Underflow,Overflow,NaN   one row per channel
-    <channel>.npy int64 counts, shape (NBins,); bin edges numpy.linspace(Min, Max, NBins + 1)
+    <channel>.npy int64 counts, shape (NBins - 1,); bin edges numpy.linspace(Min, Max, NBins)
     _outside.npy  int64, shape (n_channels, 3): underflow, overflow, NaN per channel (info.csv order)
     .lock         lock file: processes of the exporter add their counts under it
 
-Counting is ``numpy.histogram(values, bins=NBins, range=(Min, Max))`` exactly: bins are half
+``NBins`` is the number of bin *edges*, as in mimoCoRB2 and its manual (section 2.2.1: edges
+``np.linspace(Min, Max, NBins)``, ``plt.plot(bins[ch][:-1], data)``), so a channel has NBins - 1
+counts. Counting is ``numpy.histogram(values, bins=numpy.linspace(Min, Max, NBins))``: bins are half
 open ``[lo, hi)`` except the last, which includes ``Max``. Values below ``Min`` (and -inf) are
 counted as underflow, values above ``Max`` (and +inf) as overflow, NaN apart; none of them are
 in the bins, so ``Entries`` (the sum of the bins) plus the three equals the values seen.
@@ -24,7 +26,7 @@ Reading offline (NumPy and the csv module only)::
     rows = list(csv.DictReader(open("Histograms_Pulses/info.csv")))
     for r in rows:
         counts = np.load(f"Histograms_Pulses/{r['Channel']}.npy")
-        edges = np.linspace(float(r["Min"]), float(r["Max"]), int(r["NBins"]) + 1)
+        edges = np.linspace(float(r["Min"]), float(r["Max"]), int(r["NBins"]))  # len(counts) + 1
 """
 
 from __future__ import annotations
@@ -78,15 +80,23 @@ HISTOGRAM_FUNCTIONS = {
 
 @dataclass(frozen=True)
 class BinSpec:
-    """``n_bins`` equal bins from ``min`` to ``max`` (numpy.histogram's ``bins=n_bins, range=(min, max)``)."""
+    """A config entry ``[min, max, NBins]``: ``NBins`` edges ``numpy.linspace(min, max, NBins)``.
+
+    That is mimoCoRB2's meaning (its manual, section 2.2.1): ``n_bins = NBins - 1`` bins.
+    """
 
     min: float
     max: float
-    n_bins: int
+    nbins: int  # NBins of the config and of info.csv: the number of bin edges
+
+    @property
+    def n_bins(self) -> int:
+        """The number of bins (counts per channel): NBins - 1."""
+        return self.nbins - 1
 
     @property
     def edges(self) -> np.ndarray:
-        return np.linspace(self.min, self.max, self.n_bins + 1)
+        return np.linspace(self.min, self.max, self.nbins)
 
     @property
     def centers(self) -> np.ndarray:
@@ -118,7 +128,7 @@ def _number(value: Any) -> float | None:
 
 def _bin_problems(channel: str, spec: Any) -> tuple[BinSpec | None, list[str]]:
     where = f"bins.{channel}"
-    example = f"e.g. {channel}: [0, 1, 100]"
+    example = f"e.g. {channel}: [0, 1, 101] for 100 bins"
     if not isinstance(spec, list | tuple) or len(spec) != 3:
         return None, [f"{where} must be [min, max, number_of_bins] ({example}), got {spec!r}"]
     lo, hi, n = spec
@@ -128,11 +138,14 @@ def _bin_problems(channel: str, spec: Any) -> tuple[BinSpec | None, list[str]]:
         problems.append(f"{where}: min and max must be finite numbers ({example}), got {spec!r}")
     elif not lo_v < hi_v:
         problems.append(f"{where}: min must be below max, got min={lo!r}, max={hi!r}")
-    n_ok = isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 1
-    if not n_ok and isinstance(n, float) and n.is_integer() and n >= 1:
+    n_ok = isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 2
+    if not n_ok and isinstance(n, float) and n.is_integer() and n >= 2:
         n_ok, n = True, int(n)
     if not n_ok:
-        problems.append(f"{where}: number_of_bins must be a positive integer ({example}), got {n!r}")
+        problems.append(
+            f"{where}: number_of_bins (NBins, the number of bin edges) must be an integer >= 2 ({example}), "
+            f"got {n!r}"
+        )
     if problems:
         return None, problems
     return BinSpec(float(lo_v), float(hi_v), int(n)), []
@@ -232,7 +245,7 @@ def _format_info(specs: Mapping[str, BinSpec], outside: np.ndarray, entries: lis
     w.writerow(INFO_COLUMNS)
     for i, (ch, s) in enumerate(specs.items()):
         u, o, n = (int(x) for x in outside[i])
-        w.writerow([ch, repr(s.min), repr(s.max), s.n_bins, entries[i], u, o, n])
+        w.writerow([ch, repr(s.min), repr(s.max), s.nbins, entries[i], u, o, n])
     return out.getvalue()
 
 
@@ -366,7 +379,7 @@ class LiveHistogramWriter:
 
 
 def _describe_specs(specs: Mapping[str, BinSpec]) -> str:
-    return ", ".join(f"{ch}: [{s.min:g}, {s.max:g}, {s.n_bins}]" for ch, s in specs.items())
+    return ", ".join(f"{ch}: [{s.min:g}, {s.max:g}, {s.nbins}]" for ch, s in specs.items())
 
 
 # --------------------------------------------------------------------------------------------
@@ -386,7 +399,9 @@ class LiveHistogram:
         self.centers = spec.centers
         self._counts = np.load(path, mmap_mode="r")
         if self._counts.shape != (spec.n_bins,):
-            raise ValueError(f"{path}: {self._counts.shape[0]} bins, info.csv says {spec.n_bins}")
+            raise ValueError(
+                f"{path}: {self._counts.shape[0]} bins, info.csv says NBins {spec.nbins} ({spec.n_bins} bins)"
+            )
         self._outside = outside
         self._row = row
         self._info = dict(info)
@@ -437,7 +452,7 @@ class LiveHistogram:
 
     def __repr__(self) -> str:
         s = self.spec
-        return f"LiveHistogram({self.channel!r}, [{s.min:g}, {s.max:g}, {s.n_bins}], total={self.total})"
+        return f"LiveHistogram({self.channel!r}, [{s.min:g}, {s.max:g}, {s.nbins}], total={self.total})"
 
 
 def open_live_histograms(run_dir: str | Path, source_buffer: str) -> dict[str, LiveHistogram]:

@@ -19,6 +19,12 @@ The JSON header holds ``data_dtype`` and ``metadata_dtype`` as numpy ``descr`` l
 A file cut at any byte after its header (power cut while writing) stays readable: every complete
 record is returned and the trailing partial record is ignored with a :class:`MimoTruncatedWarning`.
 
+Files written by mimoCoRB2 (a pickled header dict, then records of data followed by metadata) are
+read by the same :class:`MimoReader`. Their header is decoded by :class:`LegacyHeaderUnpickler`,
+which admits only the builtin containers and ``numpy.dtype`` that mimoCoRB2 writes and refuses any
+other class or function before it could run (a foreign file never executes code).
+:func:`convert_legacy` rewrites such a file in this format (``mimocorb convert-mimo OLD NEW``).
+
 Reading with NumPy alone (no mimocorb_gui installed)::
 
     import json
@@ -44,6 +50,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import pickle
 import threading
 import time
 import warnings
@@ -61,6 +68,8 @@ __all__ = [
     "MimoReader",
     "MimoTruncatedWarning",
     "MimoWriter",
+    "LegacyHeaderUnpickler",
+    "convert_legacy",
     "dtype_from_descr",
     "dtype_to_descr",
     "read_mimo",
@@ -351,10 +360,93 @@ class MimoWriter:
             pass
 
 
+class LegacyHeaderRefused(pickle.UnpicklingError):
+    """A mimoCoRB2 header names a class or function other than numpy.dtype: not loaded."""
+
+
+class LegacyHeaderUnpickler(pickle.Unpickler):
+    """Decodes mimoCoRB2's pickled .mimo header and nothing else.
+
+    The header is a dict of str / int and ``numpy.dtype`` objects; the only global a pickle of it
+    names is ``numpy.dtype`` (rebuilt from its reduce tuple and state, which runs no user code).
+    Any other global is refused before it is imported or called.
+    """
+
+    ALLOWED = frozenset({("numpy", "dtype")})
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return np.dtype
+        raise LegacyHeaderRefused(
+            f"refusing to load '{module}.{name}': a mimoCoRB2 .mimo header holds only builtin containers "
+            "and numpy.dtype (this file may have been made to run code)"
+        )
+
+
+_LEGACY_KEYS = ("data_dtype", "data_length", "metadata_dtype", "metadata_length")
+
+
+def _read_legacy_header(f, path: Path) -> tuple[dict[str, Any], int, np.dtype]:
+    """mimoCoRB2's pickle header -> (header in our terms, header size, on-disk record dtype)."""
+    f.seek(0)
+    try:
+        info = LegacyHeaderUnpickler(f).load()
+    except LegacyHeaderRefused as exc:
+        raise MimoFormatError(f"{path}: mimoCoRB2 header refused: {exc}") from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        IndexError,
+        KeyError,
+        AttributeError,
+    ) as exc:
+        raise MimoFormatError(f"{path}: mimoCoRB2 header is broken: {type(exc).__name__}: {exc}") from None
+    if not isinstance(info, dict) or any(k not in info for k in _LEGACY_KEYS):
+        raise MimoFormatError(
+            f"{path}: mimoCoRB2 header must be a dict with {', '.join(_LEGACY_KEYS)}, "
+            f"got {type(info).__name__} {sorted(info) if isinstance(info, dict) else ''}"
+        )
+    data_dtype, metadata_dtype = info["data_dtype"], info["metadata_dtype"]
+    if not (isinstance(data_dtype, np.dtype) and isinstance(metadata_dtype, np.dtype)):
+        raise MimoFormatError(f"{path}: mimoCoRB2 header: data_dtype and metadata_dtype must be numpy dtypes")
+    if int(info["metadata_length"]) != 1:
+        raise MimoFormatError(f"{path}: metadata_length {info['metadata_length']} is not supported (1)")
+    data_length = int(info["data_length"])
+    header_size = f.tell()
+    data_bytes = data_dtype.itemsize * data_length
+    # mimoCoRB2 writes the data first, then the metadata record
+    disk = np.dtype(
+        {
+            "names": ["metadata", "data"],
+            "formats": [metadata_dtype, (data_dtype, (data_length,))],
+            "offsets": [data_bytes, 0],
+            "itemsize": data_bytes + metadata_dtype.itemsize,
+        }
+    )
+    header = {
+        "format": "mimoCoRB2 (pickle header)",
+        "version": info.get("version"),
+        "legacy": True,
+        "data_dtype": dtype_to_descr(data_dtype),
+        "data_length": data_length,
+        "metadata_dtype": dtype_to_descr(metadata_dtype),
+        "record_size": disk.itemsize,
+        "created": None,
+        "source_buffer": path.stem,
+        "source_worker": None,
+        "info": {"mimocorb2_header": str(info.get("header", ""))},
+    }
+    return header, header_size, disk
+
+
 def _read_header(f, path: Path) -> tuple[dict[str, Any], int]:
     prefix = f.read(PREFIX_SIZE)
     if len(prefix) < 4 or prefix[:4] != MAGIC:
-        raise MimoFormatError(f"{path}: not a .mimo file (magic {prefix[:4]!r}, expected {MAGIC!r})")
+        raise MimoFormatError(
+            f"{path}: not a .mimo file (magic {prefix[:4]!r}, expected {MAGIC!r} or a mimoCoRB2 pickle header)"
+        )
     if len(prefix) < PREFIX_SIZE:
         raise MimoFormatError(f"{path}: file ends inside the header prefix ({len(prefix)} bytes)")
     version = int.from_bytes(prefix[4:8], "little")
@@ -394,9 +486,15 @@ class MimoReader:
         self.path = Path(path)
         self._file = open(self.path, "rb")  # noqa: SIM115 (closed in close())
         try:
-            self.header, self.header_size = _read_header(self._file, self.path)
+            self.legacy = self._file.read(1) == b"\x80"  # pickle protocol >= 2: a mimoCoRB2 file
+            self._file.seek(0)
+            legacy_records = None
+            if self.legacy:
+                self.header, self.header_size, legacy_records = _read_legacy_header(self._file, self.path)
+            else:
+                self.header, self.header_size = _read_header(self._file, self.path)
             try:
-                self._describe_records()
+                self._describe_records(legacy_records)
             except MimoFormatError:
                 raise
             except (TypeError, ValueError, KeyError, OverflowError, MemoryError) as exc:
@@ -413,8 +511,9 @@ class MimoReader:
         self.trailing_bytes = 0
         self.refresh()
 
-    def _describe_records(self) -> None:
-        self.version = int(self.header.get("version", 1))
+    def _describe_records(self, legacy_records: np.dtype | None = None) -> None:
+        """dtypes and record layout from the header; ``legacy_records``: mimoCoRB2's (data first)."""
+        self.version = 0 if legacy_records is not None else int(self.header.get("version", 1))
         self.data_dtype = dtype_from_descr(self.header["data_dtype"])
         self.metadata_dtype = dtype_from_descr(self.header["metadata_dtype"])
         self.data_length = int(self.header["data_length"])
@@ -426,7 +525,10 @@ class MimoReader:
             raise MimoFormatError(f"{self.path}: metadata_dtype lacks {', '.join(map(repr, missing))}")
         if self.data_length < 1:
             raise MimoFormatError(f"{self.path}: data_length {self.data_length} (must be at least 1)")
-        self.record_dtype = record_dtype(self.metadata_dtype, self.data_dtype, self.data_length)
+        if legacy_records is not None:
+            self.record_dtype = legacy_records
+        else:
+            self.record_dtype = record_dtype(self.metadata_dtype, self.data_dtype, self.data_length)
         self.record_size = self.record_dtype.itemsize
         if "record_size" in self.header and int(self.header["record_size"]) != self.record_size:
             raise MimoFormatError(
@@ -497,3 +599,23 @@ def read_mimo(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, dict[str
     with MimoReader(path) as reader:
         metadata, data = reader.read()
         return metadata, data, reader.header
+
+
+def convert_legacy(old: str | os.PathLike, new: str | os.PathLike) -> int:
+    """Rewrite a .mimo file (mimoCoRB2's or ours) in this format; returns the number of events.
+
+    Records are copied in chunks, so files larger than memory convert too. ``new`` must not exist.
+    """
+    with MimoReader(old) as reader:
+        header = dict(reader.header)
+        info = dict(header.get("info") or {})
+        info["converted_from"] = str(Path(old))
+        header["info"] = info
+        writer = MimoWriter.from_header(new, header, exclusive=True)
+        with writer:
+            step = max(1, (8 << 20) // reader.record_size)
+            for start in range(0, len(reader), step):
+                metadata, data = reader.read(start, start + step)
+                for i in range(len(metadata)):
+                    writer.write(metadata[i : i + 1], data[i])
+        return writer.records_written

@@ -10,7 +10,8 @@ those FIFOs, guarded by two locks and two counting semaphores: nothing is pickle
 - End of stream is counted: the buffer knows its writer processes and closes when the last of
   them has closed; a reader gets ``(None, None)`` only when the buffer is closed *and* empty.
 - Observers copy the newest committed event under a seqlock (a slot's sequence number is odd
-  while a writer holds it) and never take a slot, block anybody, or reorder events.
+  while a writer holds it) and never take a slot, block anybody, or reorder events; ``with
+  observer`` waits for a newer event as mimoCoRB2's raw observe does, ``get()`` never waits.
 - While paused, writes go to a private scratch slot and are counted as dropped.
 
 The buffer object is picklable (pass it to ``multiprocessing.Process``); a child re-attaches by
@@ -410,6 +411,23 @@ def _spin_acquire(sem) -> bool:
     return False
 
 
+class _ShutdownFlag:
+    """``handle.is_shutdown.value``: mimoCoRB2's shared flag, read from the buffer's header."""
+
+    __slots__ = ("_rb",)
+
+    def __init__(self, rb: RingBuffer) -> None:
+        self._rb = rb
+
+    @property
+    def value(self) -> bool:
+        hdr = self._rb._hdr
+        return bool(hdr[_CLOSED] or hdr[_ABORTED])
+
+    def __bool__(self) -> bool:
+        return self.value
+
+
 class _Handle:
     """What writer, reader and observer handles have in common: their buffer and its examples."""
 
@@ -418,6 +436,22 @@ class _Handle:
     @property
     def buffer(self) -> RingBuffer:
         return self._rb
+
+    # mimoCoRB2's interface members
+    @property
+    def name(self) -> str:
+        return self._rb.name
+
+    @property
+    def slot_count(self) -> int:
+        return self._rb.slot_count
+
+    @property
+    def is_shutdown(self) -> _ShutdownFlag:
+        return _ShutdownFlag(self._rb)
+
+    def get_stats(self) -> dict:
+        return self._rb.stats().as_dict()
 
     @property
     def data_example(self) -> np.ndarray:
@@ -532,8 +566,9 @@ class Writer(_Handle):
         """This writer has finished; the buffer closes when all its writers have."""
         self._rb.close_writer(self.writer_id)
 
-    # manual's name
+    # manual's names
     send_flush_event = close
+    shutdown_buffer = close
 
 
 class Reader(_Handle):
@@ -594,11 +629,20 @@ class Reader(_Handle):
 
 
 class Observer(_Handle):
-    """``with observer as (metadata, data)``: a copy of the newest committed event, never blocking.
+    """A copy of the newest committed event, taken under a seqlock: never takes a slot or reorders.
 
-    Gives ``(None, None)`` until a first event was written. ``new_events()`` tells how many events
-    were committed since the last copy, so a display can skip frames with nothing new.
+    Two ways to use it:
+
+    - ``get()`` (displays, the ``Observer`` template): never blocks; the newest event, or the
+      previous copy, or ``(None, None)`` before a first event. ``new_events()`` tells how many
+      events were committed since the last copy, so a display can skip frames with nothing new.
+    - ``with observer as (metadata, data)`` (mimoCoRB2's raw ``io.observe[i]``): waits for an event
+      newer than the last one it gave, looking at the run's stop request (``stop_flag``, set by
+      BufferIO) and the buffer's end while it waits, and gives ``(None, None)`` once the buffer is
+      shut down (closed or aborted) or the run stops with nothing new left to show.
     """
+
+    poll_interval = 0.01  # s between looks while ``with observer`` waits for a newer event
 
     def __init__(self, rb: RingBuffer) -> None:
         self._rb = rb
@@ -608,6 +652,7 @@ class Observer(_Handle):
         self._meta_raw = self._meta.view(np.uint8)
         self._seen = 0
         self._have = False
+        self.stop_flag = None  # the run's StopFlag, when a BufferIO owns this handle
 
     def new_events(self) -> int:
         return self._rb._hdr[_WRITTEN] - self._seen
@@ -642,8 +687,25 @@ class Observer(_Handle):
             return self._meta, self._data
         return None, None
 
+    def _shut_down(self) -> bool:
+        hdr = self._rb._hdr
+        stop = self.stop_flag
+        return bool(hdr[_CLOSED] or hdr[_ABORTED]) or (stop is not None and stop.is_set())
+
+    def wait_newer(self, timeout: float | None = None) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+        """A copy of an event newer than the last one given; ``(None, None)`` at the end (or timeout)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self.new_events() > 0 and self.copy_latest():
+                return self._meta, self._data
+            if self._shut_down() and self.new_events() <= 0:
+                return None, None
+            if deadline is not None and time.monotonic() >= deadline:
+                return None, None
+            time.sleep(self.poll_interval)
+
     def __enter__(self):
-        return self.get()
+        return self.wait_newer()
 
     def __exit__(self, exc_type, exc, tb) -> None:
         return None

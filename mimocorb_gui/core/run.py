@@ -38,6 +38,7 @@ import yaml
 from mimocorb_gui.core.bufferio import StopFlag
 from mimocorb_gui.core.ringbuffer import BufferStats, Observer, RingBuffer
 from mimocorb_gui.core.runplan import RunPlan
+from mimocorb_gui.core.runrecord import RunRecord
 from mimocorb_gui.core.runwatch import StallWatch, StopDeadlines, buffer_account
 from mimocorb_gui.core.shm import free_memory, human_bytes
 from mimocorb_gui.core.workers import ProcessPlan, Worker, WorkerStats
@@ -166,6 +167,7 @@ class Run:
         self._deadlines = StopDeadlines(self.plan, self.stop_deadline)
         self._stalls = StallWatch(self.plan, self.stall_threshold)
         self._closed = False
+        self._run_record = None  # core.runrecord: stats.csv and data_flow.svg in the run directory
         self.log_listeners: list = []  # callables(LogEntry), called from the log thread
         self.root_buffers = self.plan.root_buffers
 
@@ -311,6 +313,7 @@ class Run:
                 self._emergency_cleanup()
                 raise
             self._state = "running"
+            self._run_record = RunRecord(self)
             self._log_thread = threading.Thread(target=self._log_loop, name="mimocorb-log", daemon=True)
             self._monitor_thread = threading.Thread(
                 target=self._monitor_loop, name="mimocorb-monitor", daemon=True
@@ -424,6 +427,8 @@ class Run:
         for name, rb in self.buffers.items():
             stats[name] = st = rb.stats()
             self._history[name].append((now, st.events_written, st.deadtime_total))
+        if self._run_record is not None:
+            self._run_record.sample()
         return stats
 
     def _report_stalls(self, stats: dict[str, BufferStats]) -> None:
@@ -613,8 +618,10 @@ class Run:
 
     # ----- stats ----------------------------------------------------------------------------
     def _rates(self, name: str) -> tuple[float, float]:
-        hist = self._history.get(name)
-        if not hist or len(hist) < 2:
+        # a copy: the monitor thread appends while the GUI or CLI asks (iterating the deque itself
+        # raised "deque mutated during iteration")
+        hist = list(self._history.get(name) or ())
+        if len(hist) < 2:
             return 0.0, 0.0
         t1, n1, d1 = hist[-1]
         t0, n0, d0 = hist[0]

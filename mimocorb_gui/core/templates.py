@@ -1,9 +1,16 @@
 """Worker templates of the mimoCoRB2 manual: Importer, Exporter, Filter, Processor, Observer, IsAlive.
 
 Each template checks at construction that the worker has the buffers it needs (raising
-``SetupCheckError`` naming the worker and what is wrong) and then moves events with the
+``SetupError`` naming the worker and what is wrong) and then moves events with the
 ring buffer's handles. When source and sink share a dtype, events are copied as bytes.
 The same rules are published in ``TEMPLATE_RULES`` for the setup validator and the editor.
+
+Like mimoCoRB2's template base, every template object carries the members of its BufferIO
+(``io``, ``read``, ``write``, ``observe``, ``config``, ``logger``, ``name``, ``run_dir``,
+``setup_dir``, ``shutdown_sinks``, ``drain_sources``). ``SetupError`` and ``UfuncError`` behave as
+there: the message is logged and the sinks are shut down before the raise; in a run the run is
+also asked to stop, and the worker process drains the sources (counting what it discards) before
+it ends (a BufferIO made by hand, outside a run, is not drained: nothing would end its sources).
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ __all__ = [
     "Observer",
     "Processor",
     "SetupCheckError",
+    "SetupError",
     "TemplateRule",
+    "UfuncError",
 ]
 
 
@@ -54,8 +63,62 @@ def setup_check(check: Callable[..., list[str]]) -> Callable[[Callable], Callabl
     return attach
 
 
-class SetupCheckError(ValueError):
-    """A worker's buffers do not fit the template it uses."""
+def _clean_up_for_error(instance, message: str) -> None:
+    """What mimoCoRB2 does before raising a template error: log, shut the sinks, drain the sources."""
+    if instance is None:
+        return
+    logger = getattr(instance, "logger", None)
+    if logger is not None:
+        logger.error(message)
+    io = getattr(instance, "io", instance)
+    stop_flag = getattr(io, "stop_flag", None)
+    instance.shutdown_sinks()
+    if stop_flag is not None:
+        # in a run: it ends in order (the importers stop); the worker process then drains the
+        # sources and counts what it discarded (core.workers). A BufferIO made by hand has no stop
+        # request to give: draining would wait for an end that may never come
+        stop_flag.set()
+
+
+class SetupError(RuntimeError):
+    """mimoCoRB2's ``SetupError(instance, message, exception=None)``: a worker's setup does not fit."""
+
+    def __init__(self, instance, message: str, exception: BaseException | None = None) -> None:
+        _clean_up_for_error(instance, message)
+        if exception is not None:
+            message += f" ({exception})"
+        super().__init__(message)
+
+
+class SetupCheckError(SetupError, ValueError):
+    """A worker's buffers do not fit the template it uses (a ``SetupError``; also a ``ValueError``)."""
+
+
+class UfuncError(RuntimeError):
+    """mimoCoRB2's ``UfuncError``: a template's user function failed or returned something unusable.
+
+    ``UfuncError(instance, message, exception=None, ufunc_input=None, ufunc_output=None)`` logs the
+    message (and the input/output given), shuts the sinks down and drains the sources, as there.
+    """
+
+    def __init__(
+        self,
+        instance,
+        message: str,
+        exception: BaseException | None = None,
+        ufunc_input=None,
+        ufunc_output=None,
+    ) -> None:
+        logger = getattr(instance, "logger", None)
+        if logger is not None:
+            if ufunc_input is not None:
+                logger.error("Input: %s", ufunc_input)
+            if ufunc_output is not None:
+                logger.error("Output: %s", ufunc_output)
+        _clean_up_for_error(instance, message)
+        if exception is not None:
+            message += f" ({type(exception).__name__}: {exception})"
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -114,6 +177,16 @@ class _Template:
 
     def __init__(self, io: BufferIO) -> None:
         self.io = io
+        # mimoCoRB2's template base: the BufferIO's members on the template object
+        self.read = io.read
+        self.write = io.write
+        self.observe = io.observe
+        self.config = io.config
+        self.logger = io.logger
+        self.name = io.name
+        self.run_dir = io.run_dir
+        self.setup_dir = io.setup_dir
+        self.shutdown_sinks = io.shutdown_sinks
         rule = TEMPLATE_RULES[self.rule_name]
         problems = rule.check(io.name, self.rule_name, len(io.read), len(io.write), len(io.observe))
         if rule.sinks_share_source_dtype and io.read:
@@ -131,7 +204,12 @@ class _Template:
                         f"has {w.buffer.data_length}"
                     )
         if problems:
-            raise SetupCheckError("; ".join(problems))
+            raise SetupCheckError(self, "; ".join(problems))
+
+    def drain_sources(self) -> int:
+        """Read and discard what is left in the sources until they end; returns the count."""
+        self.logger.info("Draining sources")
+        return self.io.drain_sources()
 
     def _stopped(self) -> bool:
         return self.io.stop_requested
@@ -146,9 +224,10 @@ class Importer(_Template):
 
     ``importer(ufunc)``: ``ufunc()`` is a generator yielding events shaped like ``data_example``
     and finally ``None``. Metadata is added: counter, timestamp (when the event was ready) and
-    deadtime (seconds from ready until stored, i.e. the wait for a free slot, plus
-    source dead time reported with ``add_deadtime``). The loop also ends
-    when the run is stopped.
+    deadtime with mimoCoRB2's meaning: the *fraction* ``(t_written - t_ready) / (t_written -
+    t_previous)`` of the time since the previous event was written that went into waiting for a
+    free slot (plus source dead time reported with ``add_deadtime``). The buffer's dead-time
+    total (what the GUI shows) keeps counting seconds. The loop also ends when the run is stopped.
     """
 
     rule_name = "Importer"
@@ -169,6 +248,8 @@ class Importer(_Template):
         self._source_deadtime += seconds
 
     def __call__(self, ufunc: Callable[[], Iterator]) -> None:
+        if not callable(ufunc):
+            raise UfuncError(self, "ufunc not callable")
         writer = self.writer
         rb = writer.buffer
         dtype, shape = rb.dtype, (rb.data_length,)
@@ -176,6 +257,7 @@ class Importer(_Template):
         stop = self.io.stop_flag._value if self.io.stop_flag is not None else None
         now = time.time
         gen = ufunc()
+        t_previous = now()  # when the previous event was written (mimoCoRB2's time_last_event)
         try:
             for data in gen:
                 if data is None or (stop is not None and stop.value):
@@ -200,14 +282,19 @@ class Importer(_Template):
                 except BaseException:
                     writer.discard(idx)
                     raise
-                deadtime = now() - t_ready
+                t_written = now()
+                waited = t_written - t_ready
                 if self._source_deadtime:
-                    deadtime += self._source_deadtime
+                    waited += self._source_deadtime
                     writer.last_wait += self._source_deadtime
                     self._source_deadtime = 0.0
-                writer.set_metadata(idx, self.counter, t_ready, deadtime)
+                # mimoCoRB2's meaning: the fraction of the time since the previous event spent not ready
+                span = t_written - t_previous
+                fraction = min(1.0, waited / span) if span > 0 else 0.0
+                writer.set_metadata(idx, self.counter, t_ready, fraction)
                 writer.commit(idx)
                 self.counter += 1
+                t_previous = t_written
         finally:
             close = getattr(gen, "close", None)
             if close is not None:
@@ -282,18 +369,26 @@ class Filter(_OneSource):
     rule_name = "Filter"
 
     def __call__(self, ufunc: Callable[[np.ndarray], bool | list[bool]]) -> None:
+        if not callable(ufunc):
+            raise UfuncError(self, "ufunc not callable")
         writers = self.io.write
         n_sinks = len(writers)
         with self.events() as events:
             for meta, data in events:
-                result = ufunc(data)
+                try:
+                    result = ufunc(data)
+                except Exception as exc:
+                    raise UfuncError(self, "ufunc failed", exc, ufunc_input=data) from exc
                 if isinstance(result, bool | np.bool_):
                     targets = writers if result else ()
                 else:
                     result = list(result)
                     if len(result) != n_sinks:
-                        raise ValueError(
-                            f"Filter worker '{self.io.name}': ufunc returned {len(result)} values for {n_sinks} sinks"
+                        raise UfuncError(
+                            self,
+                            f"Filter worker '{self.io.name}': ufunc returned {len(result)} values for {n_sinks} sinks",
+                            ufunc_input=data,
+                            ufunc_output=result,
                         )
                     targets = [w for w, keep in zip(writers, result, strict=True) if keep]
                 _forward(targets, meta, data)
@@ -305,17 +400,25 @@ class Processor(_OneSource):
     rule_name = "Processor"
 
     def __call__(self, ufunc: Callable[[np.ndarray], list | None]) -> None:
+        if not callable(ufunc):
+            raise UfuncError(self, "ufunc not callable")
         writers = self.io.write
         n_sinks = len(writers)
         with self.events() as events:
             for meta, data in events:
-                results = ufunc(data)
+                try:
+                    results = ufunc(data)
+                except Exception as exc:
+                    raise UfuncError(self, "ufunc failed", exc, ufunc_input=data) from exc
                 if results is None:
                     continue
                 if isinstance(results, np.ndarray) or len(results) != n_sinks:
-                    raise ValueError(
+                    raise UfuncError(
+                        self,
                         f"Processor worker '{self.io.name}': ufunc must return None or a list of "
-                        f"{n_sinks} results (one per sink: {', '.join(self.io.buffer_names_out)})"
+                        f"{n_sinks} results (one per sink: {', '.join(self.io.buffer_names_out)})",
+                        ufunc_input=data,
+                        ufunc_output=results,
                     )
                 for w, result in zip(writers, results, strict=True):
                     if result is None:

@@ -1,4 +1,4 @@
-"""Analyzers: pulse height analysis of waveforms (scipy.signal.find_peaks), one output event per peak."""
+"""Analyzers: pulse height analysis of waveforms (scipy.signal.find_peaks): the first peak, or every peak."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import numpy as np
 from scipy import signal
 
 from mimocorb_gui.core.bufferio import BufferIO
-from mimocorb_gui.core.templates import Processor
+from mimocorb_gui.core.templates import Processor, setup_check
 
 __all__ = [
     "FIND_PEAKS_KEYS",
     "PEAK_FIELDS",
     "available_peak_fields",
+    "check_pha_config",
     "find_pulse_peaks",
     "pha",
     "sink_field_problems",
@@ -112,15 +113,59 @@ def find_pulse_peaks(waveform: np.ndarray, config: Mapping[str, Any]) -> np.ndar
     return out
 
 
+PHA_KEYS = (*FIND_PEAKS_KEYS, "channel", "invert", "all_peaks")
+
+
+def _pha_problems(config: Mapping[str, Any], source, sinks) -> list[str]:
+    """Why ``analyzers.pha`` cannot run with this config and these buffers (empty when it can).
+
+    ``source`` is ``(name, dtype, data_length)`` or None, ``sinks`` a list of such triples.
+    """
+    source_name, source_dtype, data_length = source if source is not None else (None, None, None)
+    problems = []
+    if source_dtype is not None:
+        channels = list(source_dtype.names or ())
+        channel = config.get("channel") or (channels[0] if channels else None)
+        if channel not in channels:
+            problems.append(
+                f"channel: '{channel}' is not a field of source '{source_name}' (fields: {', '.join(channels)})"
+            )
+    if not isinstance(config.get("all_peaks", False), bool):
+        problems.append(f"all_peaks: must be true or false, got {config.get('all_peaks')!r}")
+    try:
+        find_pulse_peaks(np.zeros(max(3, data_length or 3)), config)  # bad find_peaks arguments show here
+    except (TypeError, ValueError) as exc:
+        problems.append(f"invalid find_peaks config: {exc}")
+        return problems
+    for name, dtype, length in sinks:
+        sink_problems = sink_field_problems(dtype.names or (), config)
+        if length != 1:
+            sink_problems.append(f"data_length must be 1 (one event per peak), is {length}")
+        problems.extend(f"sink '{name}': {p}" for p in sink_problems)
+    return problems
+
+
+def check_pha_config(config, sources=(), sinks=(), **_) -> list[str]:
+    """Setup check of ``analyzers.pha`` (what the worker would refuse at its start)."""
+    source = sources[0] if sources else None
+    return _pha_problems(
+        config,
+        (source.name, source.dtype, source.data_length) if source is not None else None,
+        [(s.name, s.dtype, s.data_length) for s in sinks],
+    )
+
+
+@setup_check(check_pha_config)
 def pha(buffer_io: BufferIO) -> None:
     """mimoCoRB2 Function: Pulse Height Analysis using scipy.signal.find_peaks
 
     Analyzes pulse heights in a given channel of the input data using scipy.signal.find_peaks.
-    Every peak found becomes one event in the sink (all peaks of a waveform, not only the first),
-    carrying the metadata (counter, timestamp, deadtime) of the waveform it came from. Which peak
+    As in mimoCoRB2, each waveform gives at most one event: its first peak (a waveform without
+    a peak gives none). With ``all_peaks: true`` every peak found becomes an event. An event
+    carries the metadata (counter, timestamp, deadtime) of the waveform it came from. Which peak
     properties are stored is chosen by the sink's field names; a field that the configuration
-    cannot produce is reported before any data flows. With several sinks, each gets every peak
-    with its own choice of fields.
+    cannot produce is reported before any data flows (also by ``mimocorb check``). With several
+    sinks, each gets the same peaks with its own choice of fields.
 
     Type
     ----
@@ -163,6 +208,8 @@ def pha(buffer_io: BufferIO) -> None:
         Minimum size of the flat top of a peak. If None, plateau sizes will not be calculated.
     invert : bool, optional (default=False)
         Analyze the negated waveform, for negative pulses (PMT anode signals); heights come out positive.
+    all_peaks : bool, optional (default=False)
+        Emit every peak of a waveform as an event, not only the first (mimoCoRB2 emits the first).
 
     Examples
     --------
@@ -174,39 +221,27 @@ def pha(buffer_io: BufferIO) -> None:
     processor = Processor(buffer_io)  # checks: exactly one source, at least one sink
     name = buffer_io.name
     config = buffer_io.config
-    reader = buffer_io.read[0]
-    source = reader.buffer
-    channels = list(source.dtype.names)
-    channel = config.get("channel") or channels[0]
-    if channel not in channels:
-        raise ValueError(
-            f"worker '{name}': config 'channel': '{channel}' is not a field of source "
-            f"'{source.name}' (fields: {', '.join(channels)})"
-        )
-    unknown = [k for k in config if k not in (*FIND_PEAKS_KEYS, "channel", "invert")]
+    source = buffer_io.read[0].buffer
+    channel = config.get("channel") or source.dtype.names[0]
+    unknown = [k for k in config if k not in PHA_KEYS]
     if unknown:
         buffer_io.logger.warning("config keys %s are not used by analyzers.pha", ", ".join(map(str, unknown)))
+    problems = _pha_problems(
+        config,
+        (source.name, source.dtype, source.data_length),
+        [(w.buffer.name, w.buffer.dtype, w.buffer.data_length) for w in buffer_io.write],
+    )
+    if problems:
+        raise ValueError(f"worker '{name}': " + "; ".join(problems))
+    targets = [(writer, list(writer.buffer.dtype.names)) for writer in buffer_io.write]
+    all_peaks = bool(config.get("all_peaks", False))
 
-    # a trial run reports bad find_peaks arguments before any event flows
-    try:
-        find_pulse_peaks(np.zeros(source.data_length), config)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"worker '{name}': invalid find_peaks config: {exc}") from exc
-
-    targets = []
-    for writer in buffer_io.write:
-        sink = writer.buffer
-        problems = sink_field_problems(sink.dtype.names, config)
-        if sink.data_length != 1:
-            problems.append(f"data_length must be 1 (one event per peak), is {sink.data_length}")
-        if problems:
-            raise ValueError(f"worker '{name}': sink '{sink.name}': " + "; ".join(problems))
-        targets.append((writer, list(sink.dtype.names)))
-
-    with processor.events() as events:  # one output event per peak, so not the one-result Processor call
+    with (
+        processor.events() as events
+    ):  # the peaks are written here, not through the one-result Processor call
         for meta, data in events:
             peaks = find_pulse_peaks(data[channel], config)
-            for i in range(len(peaks)):
+            for i in range(len(peaks) if all_peaks else min(1, len(peaks))):
                 for writer, fields in targets:
                     widx = writer.acquire()
                     try:

@@ -14,9 +14,76 @@ from mimocorb_gui.core.templates import Exporter, Importer, setup_check
 from mimocorb_gui.functions._checks import check_choice, check_number
 from mimocorb_gui.functions._pacing import EventPacer, sleep_until
 
-__all__ = ["clocked_importer", "export", "simulate_importer"]
+__all__ = ["clocked_importer", "export", "mimoFile", "simulate_importer"]
 
 DISTRIBUTIONS = ("uniform", "poisson")
+
+
+class mimoFile:  # noqa: N801 - mimoCoRB2's name
+    """mimoCoRB2's file handler, for analysis scripts: reads both formats, writes ours.
+
+    ``mimoFile.from_file(path)`` opens a recording (this application's format or mimoCoRB2's
+    pickle-header format, whose header is read without running code); ``read_data()`` yields
+    ``(data, metadata)`` per event and finally ``(None, None)``. ``from_buffer_object(buffer,
+    run_dir)`` opens ``run_dir/<buffer name>.mimo`` for ``write_data(data, metadata)``.
+
+    >>> with mimoFile.from_file('data.mimo') as mf:
+    ...     for data, metadata in mf.read_data():
+    ...         if data is None:
+    ...             break
+    """
+
+    def __init__(self, filename, data_dtype, data_length, metadata_dtype, metadata_length=1, mode="read"):
+        self.filename = Path(filename)
+        self.data_dtype = np.dtype(data_dtype)
+        self.data_length = int(data_length)
+        self.metadata_dtype = np.dtype(metadata_dtype)
+        self.metadata_length = int(metadata_length)
+        self.mode = mode
+        if mode == "read":
+            self._reader: MimoReader | None = MimoReader(self.filename)
+            self._writer: MimoWriter | None = None
+        elif mode == "write":
+            self._reader = None
+            self._writer = MimoWriter(self.filename, self.data_dtype, self.data_length)
+        else:
+            raise ValueError("Mode must be 'read' or 'write'")
+
+    @classmethod
+    def from_file(cls, filename) -> mimoFile:
+        with MimoReader(filename) as reader:
+            dtypes = (reader.data_dtype, reader.data_length, reader.metadata_dtype)
+        return cls(filename, *dtypes, 1, mode="read")
+
+    @classmethod
+    def from_buffer_object(cls, buffer, run_dir) -> mimoFile:
+        data, metadata = buffer.data_example, buffer.metadata_example
+        return cls(
+            Path(run_dir) / f"{buffer.name}.mimo", data.dtype, data.size, metadata.dtype, 1, mode="write"
+        )
+
+    def write_data(self, data: np.ndarray, metadata: np.ndarray) -> None:
+        if self._writer is None:
+            raise RuntimeError("File is not open in write mode")
+        self._writer.write(metadata, data)
+
+    def read_data(self) -> Iterator[tuple[np.ndarray, np.ndarray] | tuple[None, None]]:
+        if self._reader is None:
+            raise RuntimeError("File is not open in read mode")
+        for metadata, data in self._reader:
+            yield data, metadata
+        yield None, None
+
+    def close(self) -> None:
+        for handle in (self._reader, self._writer):
+            if handle is not None:
+                handle.close()
+
+    def __enter__(self) -> mimoFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def export(buffer_io: BufferIO) -> None:
@@ -101,17 +168,26 @@ def export(buffer_io: BufferIO) -> None:
 
 
 def _recording_path(filename, setup_dir) -> Path:
-    """The .mimo file a config names (relative to the setup directory); ValueError/FileNotFoundError if not."""
+    """The .mimo file a config names; ValueError/FileNotFoundError if there is none.
+
+    A relative name is looked up beside the setup first, then in the current directory
+    (mimoCoRB2 opened it relative to the current directory).
+    """
     if not isinstance(filename, str | Path) or not str(filename):
         raise ValueError(
             f"config 'filename' is required: path of a .mimo file, relative to the setup directory ({setup_dir})"
         )
     path = Path(filename).expanduser()
-    if not path.is_absolute():
-        path = Path(setup_dir) / path
-    if not path.is_file():
-        raise FileNotFoundError(f"config 'filename': {path} does not exist")
-    return path
+    if path.is_absolute():
+        candidates = [path]
+    else:
+        candidates = [Path(setup_dir) / path, Path.cwd() / path]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise FileNotFoundError(
+        f"config 'filename': {filename} does not exist (looked in: {', '.join(str(c) for c in candidates)})"
+    )
 
 
 def _fit_problems(reader: MimoReader, sink_name: str, dtype: np.dtype, data_length: int) -> list[str]:
@@ -148,6 +224,9 @@ def _open_mimo(buffer_io: BufferIO) -> MimoReader:
     except (OSError, ValueError) as exc:
         raise type(exc)(f"worker '{buffer_io.name}': {exc}") from None
     reader = MimoReader(path, warn=False)
+    buffer_io.logger.info(
+        "replaying %s (%d events%s)", path, len(reader), ", mimoCoRB2 format" if reader.legacy else ""
+    )
     if reader.trailing_bytes:
         buffer_io.logger.warning(
             "%s ends inside a record (interrupted recording): %d complete events, %d trailing bytes ignored",
@@ -221,7 +300,7 @@ def simulate_importer(buffer_io: BufferIO) -> None:
     Configs
     -------
     filename : str
-        Path to the mimo file to be imported (relative to the setup file).
+        Path to the mimo file to be imported (ours or mimoCoRB2's format), relative to the setup file, else to the current directory.
     speed : float, optional (default=1)
         Replay speed: 2 plays the recording twice as fast.
     repeat : bool, optional (default=False)
@@ -292,7 +371,7 @@ def clocked_importer(buffer_io: BufferIO) -> None:
     distribution : str, optional (default='uniform')
         Distribution of the waiting times: 'uniform' or 'poisson'.
     filename : str
-        Path to the mimo file to be imported (relative to the setup file).
+        Path to the mimo file to be imported (ours or mimoCoRB2's format), relative to the setup file, else to the current directory.
     repeat : bool, optional (default=False)
         Start again from the first event at the end of the file (until the run is stopped).
     seed : int, optional (default=None)

@@ -117,9 +117,10 @@ def histogram(buffer_io: BufferIO) -> None:
     Saves histograms of fields of the source buffer to npy files in the run_dir. The histograms
     are saved in a directory named "Histograms_<source_buffer_name>". The directory contains a
     file named "info.csv" with the histogram configuration (columns Channel, Min, Max, NBins,
-    then Entries, Underflow, Overflow, NaN) and one npy file of int64 counts per channel. Bin
-    edges are numpy.linspace(Min, Max, NBins + 1) and the counts are exactly those of
-    numpy.histogram(values, bins=NBins, range=(Min, Max)) of every value that passed: the last bin
+    then Entries, Underflow, Overflow, NaN) and one npy file of int64 counts per channel. As in
+    mimoCoRB2, NBins is the number of bin edges: edges are numpy.linspace(Min, Max, NBins), each
+    file holds NBins - 1 counts, exactly those of numpy.histogram(values, bins=edges) of every
+    value that passed (the manual's example below reads them unchanged): the last bin
     includes Max; values below Min, above Max (infinities included) and NaN are not in the bins
     but counted in info.csv (Underflow, Overflow, NaN). Fields with data_length > 1 count every
     element. The npy files are memory-mapped and updated in place about every 0.1 s, so the GUI
@@ -144,7 +145,8 @@ def histogram(buffer_io: BufferIO) -> None:
     -------
     bins : dict
         Dictionary where keys are channel names and values are [min, max, number_of_bins] (lists
-        or tuples). Channels must be present in the source buffer data.
+        or tuples); number_of_bins (NBins) counts the bin edges, so there are NBins - 1 bins.
+        Channels must be present in the source buffer data.
     update_interval : float, optional (default=1)
         Interval in seconds to save the histogram data to files (info.csv and the disk copy).
 
@@ -153,11 +155,11 @@ def histogram(buffer_io: BufferIO) -> None:
     >>> import numpy as np
     >>> import matplotlib.pyplot as plt
     >>> import pandas as pd
-    >>> info_df = pd.read_csv('run_dir/Histograms_Pulses/info.csv')
-    >>> for i, ch in enumerate(info_df['Channel']):
-    ...     edges = np.linspace(info_df['Min'][i], info_df['Max'][i], info_df['NBins'][i] + 1)
-    ...     counts = np.load(f'run_dir/Histograms_Pulses/{ch}.npy')
-    ...     plt.stairs(counts, edges, label=ch)
+    >>> info_df = pd.read_csv('info.csv')
+    >>> bins = {ch: np.linspace(info_df['Min'][i], info_df['Max'][i], info_df['NBins'][i]) for i, ch in enumerate(info_df['Channel'])}
+    >>> for ch in info_df['Channel']:
+    ...     data = np.load(f'{ch}.npy')
+    ...     plt.plot(bins[ch][:-1], data, label=ch)
     >>> plt.legend()
     >>> plt.show()
     """
@@ -179,7 +181,7 @@ def histogram(buffer_io: BufferIO) -> None:
         "histograms of %s in %s (%s)",
         ", ".join(channels),
         directory,
-        ", ".join(f"{ch}: [{s.min:g}, {s.max:g}, {s.n_bins}]" for ch, s in specs.items()),
+        ", ".join(f"{ch}: [{s.min:g}, {s.max:g}, {s.nbins}]" for ch, s in specs.items()),
     )
     n = 0
     total = flushed = 0

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from mimocorb_gui.core.bufferio import BufferIO
-from mimocorb_gui.core.templates import Importer
+from mimocorb_gui.core.templates import Importer, setup_check
 from mimocorb_gui.functions._checks import check_choice, check_number
 from mimocorb_gui.functions._pacing import EventPacer
 
@@ -357,6 +357,90 @@ def _event_count(n: int) -> Iterator[int]:
         i += 1
 
 
+def _muon_settings(buffer_io, n_samples: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The config of ``muon_pulses``, checked (ValueError naming the key); also run by ``mimocorb check``."""
+    common = _common_config(buffer_io, n_samples, default_rate=20.0)
+    pulse_height = check_number(buffer_io, "pulse_height", 0.3)
+    params = {
+        "sample_time_ns": common["sample_time_ns"],
+        "lifetime_us": check_number(buffer_io, "lifetime_us", 2.197, above=0),
+        "stopped_fraction": check_number(buffer_io, "stopped_fraction", 0.25, minimum=0, maximum=1),
+        "pulse_height": pulse_height,
+        "pulse_width_ns": check_number(buffer_io, "pulse_width_ns", 20.0, above=0),
+        "noise": common["noise"] if common["noise"] is not None else 0.01 * abs(pulse_height),
+        "offset": check_number(buffer_io, "offset", 0.0),
+        "pre_trigger_samples": common["pre_trigger_samples"],
+        "polarity": -1
+        if check_choice(buffer_io, "polarity", "negative", ("negative", "positive")) == "negative"
+        else 1,
+        "landau_width": check_number(buffer_io, "landau_width", 0.15, minimum=0),
+        "background_rate": check_number(buffer_io, "background_rate", 0.0, minimum=0),
+    }
+    return common, params
+
+
+def _gamma_settings(buffer_io, n_samples: int) -> tuple[dict[str, Any], tuple]:
+    """The config of ``gamma_pulses``, checked (ValueError naming the key); also run by ``mimocorb check``."""
+    common = _common_config(buffer_io, n_samples, default_rate=200.0)
+    energy = check_number(buffer_io, "energy_keV", 661.657, above=0)
+    photo_fraction = check_number(buffer_io, "photo_fraction", 0.35, minimum=0, maximum=1)
+    backscatter_fraction = check_number(buffer_io, "backscatter_fraction", 0.05, minimum=0, maximum=1)
+    if photo_fraction + backscatter_fraction > 1:
+        raise ValueError(
+            f"worker '{buffer_io.name}': photo_fraction + backscatter_fraction must be <= 1, "
+            f"got {photo_fraction} + {backscatter_fraction}"
+        )
+    resolution = check_number(buffer_io, "resolution", 0.07, minimum=0)
+    if "gain" in buffer_io.config and "keV_per_unit" in buffer_io.config:
+        raise ValueError(f"worker '{buffer_io.name}': give either 'keV_per_unit' or 'gain', not both")
+    if "gain" in buffer_io.config:
+        keV_per_unit = 1.0 / check_number(buffer_io, "gain", None, above=0)
+    else:
+        keV_per_unit = check_number(buffer_io, "keV_per_unit", 1000.0, above=0)
+    shape = {
+        "sample_time_ns": common["sample_time_ns"],
+        "rise_time_ns": check_number(buffer_io, "rise_time_ns", 10.0, minimum=0),
+        "decay_time_ns": check_number(buffer_io, "decay_time_ns", 250.0, above=0),
+        "pre_trigger_samples": common["pre_trigger_samples"],
+        "noise": common["noise"] if common["noise"] is not None else 0.002 * energy / keV_per_unit,
+        "baseline": check_number(buffer_io, "baseline", 0.0),
+    }
+    return common, (energy, photo_fraction, backscatter_fraction, resolution, keV_per_unit, shape)
+
+
+class _ConfigOnly:
+    """What the config parsing reads of a BufferIO, for the setup check (no buffers, no processes)."""
+
+    def __init__(self, config: Any) -> None:
+        self.name = "?"
+        self.config = config
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.config.get(key, default)
+
+
+def _settings_check(settings) -> Any:
+    """A ``setup_check`` running a simulator's config parsing on the setup's config and sink."""
+
+    def check(config, sinks=(), **_) -> list[str]:
+        problems = []
+        sink = sinks[0] if sinks else None
+        if sink is not None and not [
+            n
+            for n in sink.dtype.names
+            if sink.dtype[n].shape == () and np.issubdtype(sink.dtype[n], np.number)
+        ]:
+            problems.append(f"sink '{sink.name}' has no numeric fields for waveforms")
+        try:
+            settings(_ConfigOnly(config), sink.data_length if sink is not None else 1000)
+        except ValueError as exc:
+            problems.append(str(exc).replace("worker '?': ", ""))
+        return problems
+
+    return check
+
+
+@setup_check(_settings_check(_muon_settings))
 def muon_pulses(buffer_io: BufferIO) -> None:
     """mimoCoRB2 Function: Simulate a muon lifetime experiment (waveforms of scintillator panels).
 
@@ -430,23 +514,7 @@ def muon_pulses(buffer_io: BufferIO) -> None:
     example = importer.data_example
     dtype, n_samples = example.dtype, example.shape[0]
     fields = _numeric_fields(buffer_io, dtype)
-    common = _common_config(buffer_io, n_samples, default_rate=20.0)
-    pulse_height = check_number(buffer_io, "pulse_height", 0.3)
-    params = {
-        "sample_time_ns": common["sample_time_ns"],
-        "lifetime_us": check_number(buffer_io, "lifetime_us", 2.197, above=0),
-        "stopped_fraction": check_number(buffer_io, "stopped_fraction", 0.25, minimum=0, maximum=1),
-        "pulse_height": pulse_height,
-        "pulse_width_ns": check_number(buffer_io, "pulse_width_ns", 20.0, above=0),
-        "noise": common["noise"] if common["noise"] is not None else 0.01 * abs(pulse_height),
-        "offset": check_number(buffer_io, "offset", 0.0),
-        "pre_trigger_samples": common["pre_trigger_samples"],
-        "polarity": -1
-        if check_choice(buffer_io, "polarity", "negative", ("negative", "positive")) == "negative"
-        else 1,
-        "landau_width": check_number(buffer_io, "landau_width", 0.15, minimum=0),
-        "background_rate": check_number(buffer_io, "background_rate", 0.0, minimum=0),
-    }
+    common, params = _muon_settings(buffer_io, n_samples)
     rng = _rng(buffer_io, common["seed"])
     pacer = EventPacer(common["rate"], "poisson", rng, should_stop=lambda: buffer_io.stop_requested)
     waves = np.empty((len(fields), n_samples), dtype=np.float64)
@@ -465,6 +533,7 @@ def muon_pulses(buffer_io: BufferIO) -> None:
     importer(ufunc)
 
 
+@setup_check(_settings_check(_gamma_settings))
 def gamma_pulses(buffer_io: BufferIO) -> None:
     """mimoCoRB2 Function: Simulate a scintillation gamma spectrometer (e.g. NaI(Tl) with Cs-137).
 
@@ -536,30 +605,9 @@ def gamma_pulses(buffer_io: BufferIO) -> None:
     example = importer.data_example
     dtype, n_samples = example.dtype, example.shape[0]
     fields = _numeric_fields(buffer_io, dtype)
-    common = _common_config(buffer_io, n_samples, default_rate=200.0)
-    energy = check_number(buffer_io, "energy_keV", 661.657, above=0)
-    photo_fraction = check_number(buffer_io, "photo_fraction", 0.35, minimum=0, maximum=1)
-    backscatter_fraction = check_number(buffer_io, "backscatter_fraction", 0.05, minimum=0, maximum=1)
-    if photo_fraction + backscatter_fraction > 1:
-        raise ValueError(
-            f"worker '{buffer_io.name}': photo_fraction + backscatter_fraction must be <= 1, "
-            f"got {photo_fraction} + {backscatter_fraction}"
-        )
-    resolution = check_number(buffer_io, "resolution", 0.07, minimum=0)
-    if "gain" in buffer_io.config and "keV_per_unit" in buffer_io.config:
-        raise ValueError(f"worker '{buffer_io.name}': give either 'keV_per_unit' or 'gain', not both")
-    if "gain" in buffer_io.config:
-        keV_per_unit = 1.0 / check_number(buffer_io, "gain", None, above=0)
-    else:
-        keV_per_unit = check_number(buffer_io, "keV_per_unit", 1000.0, above=0)
-    shape = {
-        "sample_time_ns": common["sample_time_ns"],
-        "rise_time_ns": check_number(buffer_io, "rise_time_ns", 10.0, minimum=0),
-        "decay_time_ns": check_number(buffer_io, "decay_time_ns", 250.0, above=0),
-        "pre_trigger_samples": common["pre_trigger_samples"],
-        "noise": common["noise"] if common["noise"] is not None else 0.002 * energy / keV_per_unit,
-        "baseline": check_number(buffer_io, "baseline", 0.0),
-    }
+    common, (energy, photo_fraction, backscatter_fraction, resolution, keV_per_unit, shape) = _gamma_settings(
+        buffer_io, n_samples
+    )
     rng = _rng(buffer_io, common["seed"])
     pacer = EventPacer(common["rate"], "poisson", rng, should_stop=lambda: buffer_io.stop_requested)
     wave = np.empty(n_samples, dtype=np.float64)

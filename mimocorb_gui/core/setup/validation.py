@@ -75,6 +75,7 @@ class _Validator:
         self.connections: dict[str, dict[str, list[tuple[str, str]]]] = {}
         # worker -> the function's own setup check (core.templates.setup_check)
         self.function_checks: dict[str, Any] = {}
+        self.unreadable_configs: set[str] = set()  # workers whose config files/entries could not be read
         # worker -> the parsed docstring of its function (documented config keys)
         self.function_docs: dict[str, Any] = {}
 
@@ -396,8 +397,8 @@ class _Validator:
                 node=node,
                 line=_line_of(raw, "file"),
             )
-        if "config" in raw:
-            self.config(raw["config"], f"{where}.config", node, raw)
+        if "config" in raw and not self.config(raw["config"], f"{where}.config", node, raw):
+            self.unreadable_configs.add(node[1])  # its function's own check would only see an empty config
         listed: dict[str, str] = {}
         for role in ROLES:
             if role not in raw or raw[role] is None:
@@ -503,7 +504,7 @@ class _Validator:
                     )
         for wname, check in self.function_checks.items():
             spec = specs.get(wname)
-            if spec is None:
+            if spec is None or wname in self.unreadable_configs:
                 continue
             where = f"{WORKERS}.{wname}.config"
             raw = workers.get(wname)

@@ -55,9 +55,9 @@ REFRESH_MS = 500
 
 
 def _as_bins(value: Any) -> tuple[float, float, int] | None:
-    """(min, max, n_bins) from a core.livehist.BinSpec or a [min, max, n] config entry."""
-    if hasattr(value, "n_bins"):
-        return float(value.min), float(value.max), int(value.n_bins)
+    """(min, max, NBins) from a core.livehist.BinSpec or a [min, max, NBins] config entry (NBins edges)."""
+    if hasattr(value, "nbins"):
+        return float(value.min), float(value.max), int(value.nbins)
     try:
         lo, hi, n = value
         return float(lo), float(hi), int(n)

@@ -101,7 +101,8 @@ class HistogramFeed:
                 counts = np.load(folder / f"{ch}.npy")
             except (OSError, TypeError, ValueError, EOFError):
                 continue
-            edges = np.linspace(lo, hi, len(counts) + 1) if len(counts) != n else np.linspace(lo, hi, n + 1)
+            # NBins edges, NBins - 1 counts (mimoCoRB2's manual, 2.2.1); older runs wrote NBins counts
+            edges = np.linspace(lo, hi, len(counts) + 1) if len(counts) != n - 1 else np.linspace(lo, hi, n)
             try:
                 total = sum(int(float(row[k])) for k in ("Entries", "Underflow", "Overflow", "NaN"))
             except (KeyError, TypeError, ValueError):

@@ -1,9 +1,10 @@
 """Worker functions of the muon lifetime example, written for mimoCoRB2 (imports unchanged)."""
 
-import mimocorb2 as mi2
 import numpy as np
-from mimocorb2 import BufferIO
 from pulse_tools import pulse_positions
+
+import mimocorb2 as mi2
+from mimocorb2 import BufferIO
 
 
 def find_decays(buffer_io: BufferIO):

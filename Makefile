@@ -1,9 +1,12 @@
-# make run  : create .venv if missing, install, start the application on a demo setup (no hardware)
+# make run  : create .venv if missing, install what running needs, check Qt's system libraries
+#             (installs missing xcb libraries with apt-get as root, else prints the command), start the
+#             application on a demo setup (no hardware)
 # make test : create .venv if missing, install with test extras, run the test suite
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 DEMO ?= setups/simple/setup.yaml
 
 .PHONY: run test venv lint bench screenshots bundle test-bundle install-desktop clean
@@ -16,9 +19,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -e ".[test]"
 	touch $(STAMP)
 
+$(RUN_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -e .
+	touch $(RUN_STAMP)
+
 venv: $(STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
+	$(BIN)/python scripts/qt_xcb_libs.py
 	$(BIN)/mimocorb $(DEMO)
 
 test: $(STAMP)

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 DEMO ?= setups/simple/setup.yaml
 
-.PHONY: run test venv lint bench screenshots bundle test-bundle install-desktop clean
+.PHONY: run test test-floor venv lint bench screenshots bundle test-bundle install-desktop clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,9 +32,25 @@ run: $(RUN_STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
+LINT_PATHS := mimocorb_gui tests benchmarks scripts
 lint: $(STAMP)
-	$(BIN)/ruff check mimocorb_gui tests benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/lint-imports
+
+# make test-floor: the setup model's tests against the oldest ruamel.yaml pyproject.toml allows
+RUAMEL_FLOOR := $(shell sed -n 's/.*"ruamel\.yaml>=\([0-9.]*\).*/\1/p' pyproject.toml)
+FLOOR_VENV := .venv-floor
+FLOOR_STAMP := $(FLOOR_VENV)/.installed-$(RUAMEL_FLOOR)
+
+$(FLOOR_STAMP): pyproject.toml
+	$(PY) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -m pip install -e ".[test]" "ruamel.yaml==$(RUAMEL_FLOOR)"
+	touch $(FLOOR_STAMP)
+
+test-floor: $(FLOOR_STAMP)
+	QT_QPA_PLATFORM=offscreen $(FLOOR_VENV)/bin/python -m pytest -q -m "not slow" -p no:cacheprovider \
+		$(wildcard tests/test_setup*.py) tests/test_yaml_values.py tests/test_editor.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ringbuffer.py
@@ -65,4 +81,4 @@ install-desktop: $(STAMP)
 	$(BIN)/mimocorb install-desktop
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) $(FLOOR_VENV) build dist *.egg-info

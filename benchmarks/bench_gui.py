@@ -135,7 +135,7 @@ def gui(path: Path, seconds: float, run_root: Path, scope_worker: str, interval:
             super().__init__()
             self.count = 0
 
-        def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        def eventFilter(self, obj, event) -> bool:
             if event.type() == QEvent.Type.Paint:
                 self.count += 1
             return False

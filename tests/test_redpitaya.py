@@ -463,7 +463,7 @@ class _Harness:
     def _run(self) -> None:
         try:
             redpitaya.waveform(self.io)
-        except BaseException as e:  # noqa: BLE001 - reported to the test
+        except BaseException as e:  # reported to the test
             self.error = e
 
     def __enter__(self):
@@ -576,14 +576,15 @@ def test_worker_board_stops_answering_keeps_events():
 
 def _demo_copy(tmp_path: Path, **overrides) -> Path:
     """setups/redpitaya_demo copied to tmp_path with keys of redpitaya.yaml replaced."""
-    import yaml
+    from ruamel.yaml import YAML
 
     target = tmp_path / "redpitaya_demo"
     shutil.copytree(SETUPS / "redpitaya_demo", target, ignore=shutil.ignore_patterns("runs"))
     cfg_path = target / "redpitaya.yaml"
-    cfg = yaml.safe_load(cfg_path.read_text())
+    yaml = YAML(typ="rt")
+    cfg = yaml.load(cfg_path)
     cfg.update(overrides)
-    cfg_path.write_text(yaml.safe_dump(cfg))
+    yaml.dump(cfg, cfg_path)
     return target / "setup.yaml"
 
 

@@ -286,7 +286,7 @@ def prebuilt_modules(package: str | None = None) -> list[str]:
     package = _package(package)
     try:
         pkg = importlib.import_module(package)
-    except Exception as exc:  # noqa: BLE001 - listing must not crash
+    except Exception as exc:  # listing must not crash
         log.warning("cannot import prebuilt function package %s: %s", package, exc)
         return []
     names = []
@@ -318,7 +318,7 @@ def _import_prebuilt(modname: str, package: str) -> types.ModuleType:
         raise FunctionLoadError(
             f"prebuilt module '{modname}' cannot be imported: {type(exc).__name__}: {exc}", field="function"
         ) from exc
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise FunctionLoadError(
             f"prebuilt module '{modname}' cannot be imported: {type(exc).__name__}: {exc}", field="function"
         ) from exc

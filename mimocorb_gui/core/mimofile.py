@@ -206,7 +206,7 @@ class MimoWriter:
         self._lock = threading.Lock()
         self._closed = False
 
-        self._file = open(self.path, "xb" if exclusive else "wb")  # noqa: SIM115 (closed in close())
+        self._file = open(self.path, "xb" if exclusive else "wb")  # (closed in close())
         try:
             self._file.write(header_bytes)
             self._file.flush()
@@ -386,7 +386,7 @@ class MimoReader:
 
     def __init__(self, path: str | os.PathLike, *, chunk_bytes: int = 8 << 20, warn: bool = True) -> None:
         self.path = Path(path)
-        self._file = open(self.path, "rb")  # noqa: SIM115 (closed in close())
+        self._file = open(self.path, "rb")  # (closed in close())
         try:
             self.header, self.header_size = _read_header(self._file, self.path)
             self.version = int(self.header.get("version", 1))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import collections
 import datetime as _dt
+import io
 import logging
 import multiprocessing
 import queue as _queue
@@ -25,7 +26,7 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from ruamel.yaml import YAML
 
 from mimocorb_gui.core.bufferio import StopFlag
 from mimocorb_gui.core.ringbuffer import BufferStats, Observer, RingBuffer
@@ -72,6 +73,15 @@ class BufferRunStats:
 
     def __getattr__(self, name):
         return getattr(self.stats, name)
+
+
+def _yaml_text(data: dict) -> str:
+    """``data`` as block YAML in its own key order, written by the setup's YAML (ruamel, 1.2)."""
+    yaml = YAML(typ="rt")
+    yaml.width = 4096
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()
 
 
 @dataclass(frozen=True)
@@ -176,11 +186,11 @@ class Run:
             setup = self.setup
             self.run_dir = self._make_run_dir()
             (self.run_dir / "setup.yaml").write_text(
-                f"# resolved copy of {setup.path}\n" + yaml.safe_dump(setup.resolved_dict(), sort_keys=False)
+                f"# resolved copy of {setup.path}\n" + _yaml_text(setup.resolved_dict()), encoding="utf-8"
             )
             if self.notes:
                 self.write_notes(self.notes)
-            self._log_file = open(self.run_dir / "run.log", "a", encoding="utf-8")  # noqa: SIM115
+            self._log_file = open(self.run_dir / "run.log", "a", encoding="utf-8")
             self._log_queue = self.ctx.Queue()
 
             writers = {name: 0 for name in setup.buffers}
@@ -393,7 +403,7 @@ class Run:
         for listener in list(self.log_listeners):
             try:
                 listener(entry)
-            except Exception:  # noqa: BLE001 - a broken listener must not stop the log
+            except Exception:  # a broken listener must not stop the log
                 log.exception("log listener failed")
 
     def _log_loop(self) -> None:
@@ -515,5 +525,5 @@ class Run:
         try:
             if not self._closed and self.buffers:
                 self.close(timeout=2.0)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass

@@ -143,7 +143,7 @@ def process_main(plan: ProcessPlan) -> None:
 
         function = load_function(plan.file, plan.function, Path(plan.setup_dir))
         function(io)
-    except BaseException as exc:  # noqa: BLE001 - every failure must be reported and cleaned up
+    except BaseException as exc:  # every failure must be reported and cleaned up
         code = EXIT_FAILED
         logger.error(
             "worker '%s' (process %d) failed: %s: %s\n%s",
@@ -159,7 +159,7 @@ def process_main(plan: ProcessPlan) -> None:
         try:
             io.shutdown_sinks()
             io.drain_sources()
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             logger.error("worker '%s': cleanup failed: %s", plan.worker, exc)
             code = EXIT_FAILED
         for s in (sys.stdout, sys.stderr):

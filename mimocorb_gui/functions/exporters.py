@@ -259,7 +259,7 @@ def _open_exclusive(run_dir: Path, filename: str):
     for i in range(1000):
         path = run_dir / (filename if i == 0 else f"{stem}_{i}{suffix}")
         try:
-            return path, open(path, "x", encoding="utf-8", newline="")  # noqa: SIM115
+            return path, open(path, "x", encoding="utf-8", newline="")
         except FileExistsError:
             continue
     raise RuntimeError(f"no free file name {stem}_<n>.csv in {run_dir}")

@@ -49,7 +49,9 @@ def install(app, window, seconds: float) -> list[int | None]:
         stats = window.controller.last_stats
         events = stats.total_events if stats is not None else 0
         ok = state == "finished" and events > 0
-        QTimer.singleShot(0, lambda: finish(0 if ok else 1, f"run finished {state} {events} events {run_dir}"))
+        QTimer.singleShot(
+            0, lambda: finish(0 if ok else 1, f"run finished {state} {events} events {run_dir}")
+        )
 
     window.inform = lambda title, text: finish(6, f"a dialog would block: {title}: {text}")
     window.controller.run_finished.connect(finished)

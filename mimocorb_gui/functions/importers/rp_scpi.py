@@ -195,7 +195,7 @@ class RedPitayaScope:
                 timeout=ms,
                 open_timeout=ms,
             )
-        except Exception as e:  # noqa: BLE001 - pyvisa-py raises bare Exception('could not connect: ...')
+        except Exception as e:  # pyvisa-py raises bare Exception('could not connect: ...')
             self._close_rm()
             raise RedPitayaConnectionError(
                 f"cannot connect to {self.where} within {self.timeout:g} s: {e}"
@@ -222,7 +222,7 @@ class RedPitayaScope:
         if inst is not None:
             try:
                 inst.close()
-            except Exception:  # noqa: BLE001, S110 - closing a broken connection
+            except Exception:  # closing a broken connection
                 pass
         self._close_rm()
 
@@ -231,7 +231,7 @@ class RedPitayaScope:
         if rm is not None:
             try:
                 rm.close()
-            except Exception:  # noqa: BLE001, S110
+            except Exception:
                 pass
 
     def __enter__(self) -> RedPitayaScope:
@@ -502,7 +502,7 @@ def _disable_nagle(inst) -> None:
     try:
         sock = inst.visalib.sessions[inst.session].interface
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except Exception:  # noqa: BLE001, S110 - another backend: an optimisation only
+    except Exception:  # another backend: an optimisation only
         pass
 
 

@@ -122,7 +122,7 @@ class HistogramFeed:
             if callable(close):
                 try:
                     close()
-                except Exception:  # noqa: BLE001 - releasing a view must not break the GUI
+                except Exception:  # releasing a view must not break the GUI
                     log.debug("closing live histogram failed", exc_info=True)
 
 

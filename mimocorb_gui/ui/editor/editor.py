@@ -669,7 +669,7 @@ class GraphEditor(QWidget):
         if function is None:
             try:
                 names = loader.available_functions(file, self._setup.setup_dir)
-            except Exception as exc:  # noqa: BLE001 - any import error of the user's file is shown
+            except Exception as exc:  # any import error of the user's file is shown
                 self.message.emit(f"cannot load {file}: {exc}")
                 self.ask_message("Worker from my file", f"Cannot load {file}:\n{exc}")
                 return None

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
@@ -33,38 +32,11 @@ from PySide6.QtWidgets import (
 )
 
 from mimocorb_gui.core.setup import DTYPE_EXAMPLES
+from mimocorb_gui.core.yaml_values import format_value, parse_value
 
 ORIGIN_ROLE = Qt.ItemDataRole.UserRole + 1
 EDIT_ROLE = Qt.ItemDataRole.UserRole + 2
 GREY = QColor("#7a828a")
-
-
-def parse_value(text: str) -> Any:
-    """A config value typed by the user: YAML scalars/flow collections, else the plain string."""
-    text = text.strip()
-    if text == "":
-        return None
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    return text if value is None and text not in ("null", "~", "None") else value
-
-
-def format_value(value: Any) -> str:
-    """How a config value is shown for editing (the inverse of :func:`parse_value`)."""
-    if isinstance(value, str):
-        try:
-            reparsed = yaml.safe_load(value) if value.strip() else value
-        except yaml.YAMLError:
-            reparsed = value
-        return value if reparsed == value else f"'{value}'"
-    if value is None:
-        return "null"
-    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
-    if text.endswith("\n..."):
-        text = text[:-4]
-    return text.removesuffix("...").strip()
 
 
 class _DtypeDelegate(QStyledItemDelegate):
@@ -346,7 +318,7 @@ class PropertyPanel(QWidget):
         self.function_combo.clear()
         try:
             choices = loader.available_functions(spec.file, setup.setup_dir)
-        except Exception:  # noqa: BLE001
+        except Exception:
             choices = []
         self.function_combo.addItems(choices)
         self.function_combo.setCurrentText(spec.function)
@@ -559,7 +531,7 @@ class PropertyPanel(QWidget):
             self, "Worker file", str(self.editor.setup.setup_dir), "Python files (*.py)"
         )
         if path:
-            self.file_edit.setText(self.editor._relative(path))  # noqa: SLF001 - same package
+            self.file_edit.setText(self.editor._relative(path))  # same package
             self._commit_file()
 
     def _commit_config_item(self, item: QTableWidgetItem) -> None:
@@ -647,7 +619,7 @@ def config_origins(setup, name: str) -> dict[str, str]:
                 for k in entry:
                     origins[str(k)] = label_inline
             elif isinstance(entry, str):
-                data, _files = setup._merged_config(entry, "config", None)  # noqa: SLF001 - the model's reader
+                data, _files = setup._merged_config(entry, "config", None)  # the model's reader
                 for k in data:
                     origins[str(k)] = entry
 

@@ -1,0 +1,93 @@
+"""One config value as text and back, read by the setup's own YAML (ruamel, YAML 1.2).
+
+The property panel shows each config value as a line of text and reads what the user typed.
+It must read it the way the setup file itself is read, or a value changes meaning between the
+panel and the file: YAML 1.2 reads ``1e3`` as the float 1000.0, ``on`` and ``yes`` as strings,
+``010`` as the integer 10 (octal is ``0o10``), where YAML 1.1 (PyYAML) would give the string
+``'1e3'``, ``True`` and 8. Values are read with ruamel's round-trip loader, so the spelling the
+user typed (``1e3``, ``0x1F``) is what the setup file gets.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+__all__ = ["parse_value", "format_value"]
+
+_NULL_WORDS = ("null", "Null", "NULL", "~")
+
+
+def _loader() -> YAML:
+    return YAML(typ="rt")
+
+
+def parse_value(text: str) -> Any:
+    """A value typed by the user: a YAML 1.2 scalar or flow collection, else the plain string.
+
+    Empty text is None (the key is removed); text YAML cannot read, or reads as a document of
+    its own (``a: b`` gives a mapping, that is meant), is taken as it stands when YAML fails.
+    """
+    text = text.strip()
+    if text == "":
+        return None
+    try:
+        value = _loader().load(text)
+    except YAMLError:
+        return text
+    if value is None and text not in _NULL_WORDS:
+        return text  # a comment only ('# x'): keep what was typed
+    return _containers_plain(value)
+
+
+def _containers_plain(value: Any) -> Any:
+    """Mappings and lists as plain dict and list (the setup picks their style), scalars as read
+    (a ruamel ``ScalarFloat`` remembers that it was written ``1e3``)."""
+    if isinstance(value, dict):
+        return {k: _containers_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_containers_plain(v) for v in value]
+    return value
+
+
+def _flow(value: Any) -> Any:
+    """``value`` with every mapping and list in flow style; scalars keep their spelling."""
+    if isinstance(value, dict):
+        node = CommentedMap((k, _flow(v)) for k, v in value.items())
+        node.fa.set_flow_style()
+        return node
+    if isinstance(value, list | tuple):
+        seq = CommentedSeq(_flow(v) for v in value)
+        seq.fa.set_flow_style()
+        return seq
+    return value
+
+
+def _dump(value: Any) -> str:
+    yaml = YAML(typ="rt")
+    yaml.width = 10_000
+    stream = io.StringIO()
+    yaml.dump(_flow(value), stream)
+    text = stream.getvalue().strip()
+    return text.removesuffix("...").strip()
+
+
+def format_value(value: Any) -> str:
+    """How a value is shown for editing; :func:`parse_value` of the result gives the value back."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        text = str(value)
+        if text.strip() == text and text != "":
+            try:
+                reread = _loader().load(text)
+            except YAMLError:
+                reread = None
+            if isinstance(reread, str) and reread == text:
+                return text  # reads back as itself: no quotes needed
+        return _dump(text)
+    return _dump(value)

@@ -52,6 +52,12 @@ class StopFlag:
     def is_set(self) -> bool:
         return bool(self._value.value)
 
+    @property
+    def shared_value(self):
+        """The shared byte itself: a loop that checks it for every event reads ``.value`` on it
+        (truthy when set) and saves the method call."""
+        return self._value
+
 
 class BufferIO:
     """Collection of buffers for input/output operations, passed to each worker process.

@@ -11,7 +11,7 @@ import numpy as np
 from mimocorb_gui.core.bufferio import BufferIO
 from mimocorb_gui.core.livehist import LiveHistogramWriter, check_bins, histogram_dir, parse_bins
 from mimocorb_gui.core.ringbuffer import Reader
-from mimocorb_gui.core.templates import Exporter, _copy_event, setup_check
+from mimocorb_gui.core.templates import Exporter, copy_event, setup_check
 from mimocorb_gui.functions._checks import check_number
 
 __all__ = ["CsvFormatter", "csv", "drain", "histogram"]
@@ -39,7 +39,7 @@ def _events(
                 meta, data = reader.slot(idx)
                 for w in writers:
                     widx = w.acquire()
-                    _copy_event(w, widx, meta, data)
+                    copy_event(w, widx, meta, data)
                     w.commit(widx)
                 yield meta, data
             finally:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from mimocorb_gui.functions.importers import redpitaya
-from mimocorb_gui.functions.importers.rp_emulator import EmulatorServer, SignalModel, local_gamma_energies
+from mimocorb_gui.functions.importers.rp_emulator import EmulatorServer, SignalModel
 from mimocorb_gui.functions.importers.rp_scpi import (
     BUFFER_SIZE,
     RedPitayaConnectionError,
@@ -422,13 +422,6 @@ def test_docstring_follows_manual_template():
         assert section in doc
     for key in redpitaya.KNOWN_KEYS:
         assert f"    {key} : " in doc
-
-
-def test_local_gamma_sampler_has_photopeak_and_compton_edge():
-    e = local_gamma_energies(np.random.default_rng(0), 20000)
-    assert 0.25 < np.mean(np.abs(e - 661.7) < 40) < 0.35
-    compton = e[(e > 250) & (e < 560)]
-    assert compton.size > 3000  # continuum up to the 477 keV edge
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,8 +36,6 @@ __all__ = ["BufferRunStats", "LogEntry", "Run", "RunStats", "SetupInvalid"]
 
 log = logging.getLogger("mimocorb.run")
 
-STATES = ("created", "running", "paused", "stopping", "finished", "failed")
-
 
 class SetupInvalid(Exception):
     """The setup has errors; nothing was started."""
@@ -475,14 +473,6 @@ class Run:
             raise KeyError(
                 f"no buffer '{buffer_name}' in this run (buffers: {', '.join(self.buffers) or 'none yet'})"
             ) from None
-
-    def histograms(self, buffer_name: str) -> dict:
-        """Live counts of the ``exporters.histogram`` worker reading ``buffer_name`` (core.livehist)."""
-        from mimocorb_gui.core.livehist import open_live_histograms
-
-        if self.run_dir is None:
-            return {}
-        return open_live_histograms(self.run_dir, buffer_name)
 
     # ----- cleanup --------------------------------------------------------------------------
     def _emergency_cleanup(self) -> None:

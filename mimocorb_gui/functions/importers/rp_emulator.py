@@ -57,7 +57,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["BUFFER_SIZE", "EmulatorServer", "SignalModel", "local_gamma_energies", "main"]
+from mimocorb_gui.functions.simulators import sample_gamma_energies
+
+__all__ = ["BUFFER_SIZE", "EmulatorServer", "SignalModel", "main"]
 
 log = logging.getLogger("mimocorb.rp_emulator")
 
@@ -76,59 +78,6 @@ E_MISSING_PARAMETER = (-109, "Missing parameter")
 E_UNDEFINED_HEADER = (-113, "Undefined header")
 E_ILLEGAL_PARAMETER = (-224, "Illegal parameter value")
 E_QUEUE_OVERFLOW = (-350, "Queue overflow")
-
-
-# ----------------------------------------------------------------------------------------------
-# gamma spectrum
-# ----------------------------------------------------------------------------------------------
-
-ELECTRON_MASS_KEV = 511.0
-
-
-def _compton_electron_energies(rng: np.random.Generator, e_gamma: float, n: int) -> np.ndarray:
-    """Recoil electron energies (keV) of Compton scattering, Klein-Nishina distributed (rejection sampling)."""
-    eps = e_gamma / ELECTRON_MASS_KEV
-    t_max = e_gamma * 2 * eps / (1 + 2 * eps)  # Compton edge
-
-    def kn(t: np.ndarray) -> np.ndarray:
-        s = t / e_gamma
-        return 2 + s**2 / (eps**2 * (1 - s) ** 2) + s / (1 - s) * (s - 2 / eps)
-
-    bound = float(kn(np.array([t_max])).max()) * 1.05
-    out = np.empty(0)
-    while out.size < n:
-        t = rng.uniform(0, t_max, size=2 * (n - out.size) + 16)
-        keep = rng.uniform(0, bound, size=t.size) < kn(t)
-        out = np.concatenate([out, t[keep]])
-    return out[:n]
-
-
-def local_gamma_energies(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Deposited energies (keV) of ``n`` Cs-137 gammas in a NaI-like scintillator.
-
-    Local stand-in used when ``mimocorb_gui.functions.simulators.sample_gamma_energies`` is not
-    available: 30 % photopeak (662 keV), 55 % Compton continuum (Klein-Nishina, edge 477 keV),
-    7 % backscatter peak (184 keV), 8 % Ba K X-rays (32 keV); Gaussian resolution 7 % FWHM at
-    662 keV, scaling with sqrt(E).
-    """
-    kind = rng.choice(4, size=n, p=[0.30, 0.55, 0.07, 0.08])
-    e = np.empty(n)
-    e[kind == 0] = 661.7
-    n_c = int(np.count_nonzero(kind == 1))
-    e[kind == 1] = _compton_electron_energies(rng, 661.7, n_c) if n_c else 0
-    e[kind == 2] = 184.0
-    e[kind == 3] = 32.0
-    sigma = 0.07 / 2.355 * np.sqrt(np.maximum(e, 1.0) * 661.7)
-    return np.maximum(e + rng.normal(0.0, 1.0, n) * sigma, 0.0)
-
-
-def _default_energy_sampler() -> Callable[[np.random.Generator, int], np.ndarray]:
-    """``simulators.sample_gamma_energies`` (Cs-137 by default), or the local sampler if it is unavailable."""
-    try:
-        from mimocorb_gui.functions.simulators import sample_gamma_energies
-    except ImportError:
-        return local_gamma_energies
-    return sample_gamma_energies
 
 
 # ----------------------------------------------------------------------------------------------
@@ -272,7 +221,7 @@ class _Board:
     def __init__(self, model: SignalModel, seed: int | None) -> None:
         self.model = model
         self.rng = np.random.default_rng(seed)
-        self.sampler = model.energy_sampler or _default_energy_sampler()
+        self.sampler = model.energy_sampler or sample_gamma_energies  # Cs-137, as the simulator
         self.state = _BoardState(write_pointer=int(self.rng.integers(BUFFER_SIZE)))
         self.lock = threading.RLock()
         # a bank of Gaussian noise (with the baseline), sliced at random offsets: keeps the emulator fast

@@ -129,10 +129,6 @@ class ScopeSettings:
         level = -self.trigger_level if self.trigger_source in self.negate else self.trigger_level
         return counts_to_volts(level, self.gain)
 
-    def capture_seconds(self) -> float:
-        """How long the board needs to write one capture (pre + post trigger), without waiting for a trigger."""
-        return BUFFER_SIZE * 8e-9 * self.decimation
-
 
 class RedPitayaScope:
     """The Red Pitaya's acquisition over SCPI: configure once, then ``arm`` / ``wait`` / ``read`` per event.

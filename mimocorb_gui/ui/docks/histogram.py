@@ -22,6 +22,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from mimocorb_gui.core.fitting import fit_gaussian, gauss_line, peak_region, rebin, region_sum
+from mimocorb_gui.core.livehist import open_live_histograms
 from mimocorb_gui.ui.docks.base import EmptyState, MonitorDock, fast_plot_item
 
 __all__ = ["HistogramDock", "HistogramFeed"]
@@ -54,11 +55,6 @@ class HistogramFeed:
         self.error = ""
 
     def _open_live(self) -> dict | None:
-        try:
-            from mimocorb_gui.core.livehist import open_live_histograms
-        except ImportError as exc:
-            self.error = f"live histograms unavailable ({exc})"
-            return None
         try:
             live = open_live_histograms(self.run_dir, self.buffer)
         except (FileNotFoundError, KeyError, ValueError, OSError) as exc:
@@ -152,7 +148,6 @@ class HistogramDock(MonitorDock):
         self.data: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
         self._running = False
         self._fit = None
-        self._region_sum = None
 
         body = QWidget(self)
         layout = QVBoxLayout(body)
@@ -440,12 +435,12 @@ class HistogramDock(MonitorDock):
             self.result.setText(
                 "A region with net counts and a Gaussian fit appears over the strongest peak once counts arrive; drag it where you like."
             )
-            self._fit = self._region_sum = None
+            self._fit = None
             return
         edges, counts = shown
         s = region_sum(edges, counts, lo, hi)
         fit = fit_gaussian(edges, counts, lo, hi)
-        self._region_sum, self._fit = s, fit
+        self._fit = fit
         parts = [
             f"<b>Region</b> {lo:.4g} – {hi:.4g}: gross <b>{s.gross:,.0f}</b>, "
             f"net <b>{s.net:,.0f}</b> ± {s.net_error:,.0f} (linear background {s.background:,.0f})"

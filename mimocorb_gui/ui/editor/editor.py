@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
 
 from mimocorb_gui.core.setup import ROLES, Setup, SetupState
 from mimocorb_gui.ui.editor.commands import EditCommand, EditorState, MoveCommand
-from mimocorb_gui.ui.editor.items import NodeItem
 from mimocorb_gui.ui.editor.layout import NodeKey, Point, layout_path, load_positions, save_positions
 from mimocorb_gui.ui.editor.palette import FunctionPalette, payload_of
 from mimocorb_gui.ui.editor.problems import ProblemsView
@@ -828,6 +827,3 @@ class GraphEditor(QWidget):
 
     def ask_message(self, title: str, text: str) -> None:
         QMessageBox.warning(self, title, text)
-
-    def node_item(self, kind: str, name: str) -> NodeItem | None:
-        return self.scene.nodes.get((kind, name))

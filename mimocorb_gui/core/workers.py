@@ -190,9 +190,9 @@ class WorkerStats:
             return "failed"
         if self.alive:
             return "running"
-        if all(c == 0 for c in self.exitcodes):
-            return "finished"
-        return "not started" if all(c is None for c in self.exitcodes) else "stopped"
+        if all(c is None for c in self.exitcodes):  # also no process at all yet
+            return "not started"
+        return "finished" if all(c == 0 for c in self.exitcodes) else "stopped"
 
 
 @dataclass

@@ -153,6 +153,28 @@ class HistogramDock(MonitorDock):
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.setSpacing(2)
+        self._build_toolbar(body, layout)
+        self._build_plot(body, layout)
+        self._build_footer(body, layout)
+        self.setWidget(body)
+
+        self.empty = EmptyState(self.plot_widget)
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(60)
+        self._fit_timer.timeout.connect(self._update_region)
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.refresh)
+        if channel and self.channel_box.findText(channel) >= 0:
+            self.channel_box.setCurrentText(channel)
+        self._channel_changed(self.channel_box.currentText())
+        if log_y:
+            self.actions["log"].setChecked(True)
+        self._show_idle("Start the run to fill this histogram with every event of buffer '{buffer}'.")
+
+    def _build_toolbar(self, body: QWidget, layout: QVBoxLayout) -> None:
+        """Channel, Log y, Rebin, Region + fit, Fit view."""
         bar = QHBoxLayout()
         bar.setSpacing(4)
         layout.addLayout(bar)
@@ -186,6 +208,8 @@ class HistogramDock(MonitorDock):
         bar.addWidget(_button(act))
         bar.addStretch(1)
 
+    def _build_plot(self, body: QWidget, layout: QVBoxLayout) -> None:
+        """The spectrum plot: step curve, fit curve and the draggable region."""
         self.plot_widget = pg.PlotWidget(parent=body)
         self.plot: pg.PlotItem = self.plot_widget.getPlotItem()
         fast_plot_item(self.plot, minor_grid=False)
@@ -213,6 +237,8 @@ class HistogramDock(MonitorDock):
         self._first_counts = True
         layout.addWidget(self.plot_widget, 1)
 
+    def _build_footer(self, body: QWidget, layout: QVBoxLayout) -> None:
+        """The entries line and the region/fit result under the plot."""
         self.entries_label = QLabel("", body)
         self.entries_label.setStyleSheet("color: #555;")
         layout.addWidget(self.entries_label)
@@ -221,22 +247,6 @@ class HistogramDock(MonitorDock):
         self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.result.setWordWrap(True)
         layout.addWidget(self.result)
-        self.setWidget(body)
-
-        self.empty = EmptyState(self.plot_widget)
-        self._fit_timer = QTimer(self)
-        self._fit_timer.setSingleShot(True)
-        self._fit_timer.setInterval(60)
-        self._fit_timer.timeout.connect(self._update_region)
-        self.timer = QTimer(self)
-        self.timer.setInterval(REFRESH_MS)
-        self.timer.timeout.connect(self.refresh)
-        if channel and self.channel_box.findText(channel) >= 0:
-            self.channel_box.setCurrentText(channel)
-        self._channel_changed(self.channel_box.currentText())
-        if log_y:
-            self.actions["log"].setChecked(True)
-        self._show_idle("Start the run to fill this histogram with every event of buffer '{buffer}'.")
 
     # ----- run hooks ----------------------------------------------------------------------------
     def run_started(self, run_dir) -> None:

@@ -155,6 +155,26 @@ class OscilloscopeDock(MonitorDock):
         bar.setSpacing(4)
         layout.addLayout(bar)
 
+        self._build_plot(body, layout)
+        self._build_toolbar(body, bar, config)
+        self._build_status_row(body, layout)
+        self._build_overlays()
+
+        self.setWidget(body)
+        self.empty = EmptyState(self.plot_widget)
+        if self.config_error:
+            self.empty.show(f"Oscilloscope '{worker}' cannot show buffer '{buffer}':\n{self.config_error}")
+        else:
+            self.empty.show(f"Start the run to see traces of buffer '{buffer}'.")
+
+        self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)  # 33 ms means 30 frames/s, not 27
+        self.timer.setInterval(max(int(MIN_INTERVAL * 1000), int(round(self.cfg.update_interval * 1000))))
+        self.timer.timeout.connect(self.update_frame)
+        self._update_status()
+
+    def _build_plot(self, body: QWidget, layout: QVBoxLayout) -> None:
+        """The scope plot: dark background, axes in the configured units, the time range."""
         self.plot_widget = pg.PlotWidget(parent=body)
         # the view paints its whole area: Qt need not paint the widgets behind it first
         self.plot_widget.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -166,14 +186,15 @@ class OscilloscopeDock(MonitorDock):
             axis.setPen(SCOPE_AXIS)
             axis.setTextPen(SCOPE_AXIS)
         self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.plot.setLabel("bottom", axis_label("Time", t_unit))
+        self.plot.setLabel("bottom", axis_label("Time", self._t_unit))
         self.plot.setLabel("left", axis_label("Signal", self._y_unit))
         self.plot.setMenuEnabled(True)
         if len(self._t) > 1:
             self.plot.setXRange(float(self._t[0]), float(self._t[-1]), padding=0.01)
         layout.addWidget(self.plot_widget, 1)
 
-        # toolbar ------------------------------------------------------------------------------
+    def _build_toolbar(self, body: QWidget, bar: QHBoxLayout, config: dict) -> None:
+        """Freeze, Auto Y, Fit, persistence, and a curve with its show/hide box per channel."""
         self.actions["freeze"] = act = QAction("Freeze", self)
         act.setCheckable(True)
         act.setToolTip("Freeze the display on the current trace (acquisition goes on)")
@@ -227,6 +248,9 @@ class OscilloscopeDock(MonitorDock):
             self.actions[f"channel:{ch}"] = act
             bar.addWidget(btn)
         bar.addStretch(1)
+
+    def _build_status_row(self, body: QWidget, layout: QVBoxLayout) -> None:
+        """The line under the plot: status on the left, cursor readout on the right."""
         below = QHBoxLayout()
         layout.addLayout(below)
         self.status = QLabel("", body)
@@ -239,6 +263,8 @@ class OscilloscopeDock(MonitorDock):
         self.readout.setToolTip("Cursor position (move the mouse over the plot)")
         below.addWidget(self.readout)
 
+    def _build_overlays(self) -> None:
+        """The trigger level line, our own y ranging, and the cursor crosshair."""
         if self.cfg.trigger_level is not None:
             self.trigger_line = pg.InfiniteLine(
                 pos=self.cfg.trigger_level,
@@ -267,19 +293,6 @@ class OscilloscopeDock(MonitorDock):
         self._mouse_proxy = pg.SignalProxy(
             self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved
         )
-
-        self.setWidget(body)
-        self.empty = EmptyState(self.plot_widget)
-        if self.config_error:
-            self.empty.show(f"Oscilloscope '{worker}' cannot show buffer '{buffer}':\n{self.config_error}")
-        else:
-            self.empty.show(f"Start the run to see traces of buffer '{buffer}'.")
-
-        self.timer = QTimer(self)
-        self.timer.setTimerType(Qt.TimerType.PreciseTimer)  # 33 ms means 30 frames/s, not 27
-        self.timer.setInterval(max(int(MIN_INTERVAL * 1000), int(round(self.cfg.update_interval * 1000))))
-        self.timer.timeout.connect(self.update_frame)
-        self._update_status()
 
     @staticmethod
     def _button(action: QAction) -> QToolButton:

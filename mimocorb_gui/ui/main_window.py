@@ -52,7 +52,7 @@ class EditorLoader:
         """The GraphEditor class, or None (the reason is then in ``self.error``)."""
         try:
             from mimocorb_gui.ui.editor import GraphEditor
-        except Exception as exc:  # noqa: BLE001 - a broken editor must not keep the window from opening
+        except Exception as exc:  # a broken editor must not keep the window from opening
             self.error = f"{type(exc).__name__}: {exc}"
             log.warning("graph editor unavailable: %s", self.error)
             return None
@@ -120,7 +120,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         if editor_cls is not None:
             try:
                 self.editor = editor_cls(self)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.editor_loader.error = f"{type(exc).__name__}: {exc}"
                 log.exception("graph editor failed to start")
                 self.editor = None
@@ -274,19 +274,19 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
                     return target
         return None
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
+    def dragEnterEvent(self, event) -> None:
         if self._dropped_setup(event.mimeData()) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dragMoveEvent(self, event) -> None:  # noqa: N802
+    def dragMoveEvent(self, event) -> None:
         if self._dropped_setup(event.mimeData()) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dropEvent(self, event) -> None:  # noqa: N802
+    def dropEvent(self, event) -> None:
         target = self._dropped_setup(event.mimeData())
         if target is None:
             event.ignore()
@@ -392,7 +392,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
 
     # ------------------------------------------------------------------ closing
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self.controller.busy:
             answer = self.ask(
                 "Quit during a run?",

@@ -413,7 +413,7 @@ class _Validator:
         self, raw: Any, where: str, node: tuple[str, str] | None, parent: Mapping[str, Any] | None = None
     ) -> bool:
         problems: list[tuple[str, str]] = []
-        self.setup._merged_config(raw, where, problems)  # noqa: SLF001 - shared with the views
+        self.setup._merged_config(raw, where, problems)  # shared with the views
         for loc, message in problems:
             self.error(loc, message, node=node, line=self.config_line(raw, loc, where, parent))
         return not problems
@@ -433,7 +433,7 @@ class _Validator:
         try:
             specs = self.setup.workers
             buffers = self.setup.buffers
-        except Exception:  # noqa: BLE001 - a setup too broken for the views: its errors are reported already
+        except Exception:  # a setup too broken for the views: its errors are reported already
             return
         for wname, doc in self.function_docs.items():
             spec = specs.get(wname)
@@ -457,7 +457,7 @@ class _Validator:
             role_specs = {role: [buffers[b] for b in getattr(spec, role) if b in buffers] for role in ROLES}
             try:
                 messages = list(check(dict(spec.config), setup_dir=self.setup.setup_dir, **role_specs))
-            except Exception as exc:  # noqa: BLE001 - a check that breaks is itself a problem to show
+            except Exception as exc:  # a check that breaks is itself a problem to show
                 messages = [f"the check of {spec.function} failed: {type(exc).__name__}: {exc}"]
             for message in messages:
                 self.error(where, message, node=("worker", wname), line=line)

@@ -73,7 +73,7 @@ def _own_keys(node: CommentedMap) -> list[Any]:
 
 
 def _is_own(node: CommentedMap, key: Any) -> bool:
-    return key in node._ok  # noqa: SLF001 - ruamel's record of non-merged keys
+    return key in node._ok  # ruamel's record of non-merged keys
 
 
 def _items(node: Any) -> list[Any]:

@@ -80,6 +80,10 @@ class Setup:
         self._base = base
         self._dirty = False
         self._saved_text = self._original
+        # to_text() is computed once per edit generation (every edit bumps it): the editor asks for
+        # the text before and after each edit, and `modified` on every window title update
+        self._generation = 0
+        self._text_cache: tuple[int, str] | None = None
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
 
     # ------------------------------------------------------------------ construction
@@ -164,20 +168,35 @@ class Setup:
         return stream.getvalue()
 
     def to_text(self) -> str:
-        """The YAML text: the loaded text with only the edited parts changed."""
+        """The YAML text: the loaded text with only the edited parts changed (computed once per edit)."""
         if not self._dirty:
             return self._original
+        cached = self._text_cache
+        if cached is not None and cached[0] == self._generation:
+            return cached[1]
+        text = self._merged_text()
+        self._text_cache = (self._generation, text)
+        return text
+
+    def _merged_text(self) -> str:
+        """The document dumped, with the untouched parts of the loaded text kept (a three-way text
+        merge), provided the merged text still reads as the document; else the plain dump."""
         new = self._dump()
         merged = _merge_text(self._original, self._base, new)
         if merged is None or merged == new:
             return new
+        safe = YAML(typ="safe", pure=True)
         try:
-            same = _plain(YAML(typ="safe", pure=True).load(merged)) == _plain(
-                YAML(typ="safe", pure=True).load(new)
-            )
+            reread = _plain(safe.load(merged))
         except YAMLError:
-            same = False
-        return merged if same else new
+            return new
+        if reread == _plain(self._doc):  # compare with the document itself: no second parse
+            return merged
+        # a value the two readers represent differently (e.g. a tagged scalar): compare like with like
+        try:
+            return merged if reread == _plain(safe.load(new)) else new
+        except YAMLError:
+            return new
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write the setup (atomically) to ``path`` or its own path; ``path`` becomes its path.
@@ -211,6 +230,8 @@ class Setup:
         self._original = text
         self._base = self._dump()
         self._dirty = False
+        self._generation += 1
+        self._text_cache = None
 
     # ------------------------------------------------------------------ undo snapshots
 
@@ -245,6 +266,7 @@ class Setup:
 
     def _changed(self, event: str, **detail: Any) -> None:
         self._dirty = True
+        self._generation += 1
         self._emit(event, **detail)
 
     # ------------------------------------------------------------------ properties
@@ -271,8 +293,15 @@ class Setup:
 
     @property
     def modified(self) -> bool:
-        """True when the text differs from what was last loaded or saved."""
+        """True when the text differs from what was last loaded or saved (cheap: the text is cached)."""
+        if not self._dirty:
+            return self._original != self._saved_text
         return self.to_text() != self._saved_text
+
+    @property
+    def generation(self) -> int:
+        """A number that changes with every edit, load of a snapshot and save (for caches of views)."""
+        return self._generation
 
     @property
     def target_directory(self) -> Path:

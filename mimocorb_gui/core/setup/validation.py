@@ -23,7 +23,7 @@ from mimocorb_gui.core.setup.specs import (
     Problem,
     _describe,
     _is_int,
-    _plain,
+    to_plain,
 )
 from mimocorb_gui.core.setup.yamledit import _anchor_of, _line_of
 
@@ -177,7 +177,7 @@ class _Validator:
         if _is_int(value) and value > 0:
             return int(value)
         if _is_int(value) or isinstance(value, float):
-            found = f"found {_plain(value)!r}"
+            found = f"found {to_plain(value)!r}"
         else:
             found = f"found {_describe(value)}"
         self.error(
@@ -249,7 +249,7 @@ class _Validator:
             if not isinstance(dt, str):
                 self.error(
                     loc,
-                    f"bad dtype {_plain(dt)!r}: write the dtype as a string (valid examples: {examples})",
+                    f"bad dtype {to_plain(dt)!r}: write the dtype as a string (valid examples: {examples})",
                     node=node,
                     line=line,
                 )
@@ -413,7 +413,7 @@ class _Validator:
         self, raw: Any, where: str, node: tuple[str, str] | None, parent: Mapping[str, Any] | None = None
     ) -> bool:
         problems: list[tuple[str, str]] = []
-        self.setup._merged_config(raw, where, problems)  # shared with the views
+        self.setup.merged_config(raw, where, problems)
         for loc, message in problems:
             self.error(loc, message, node=node, line=self.config_line(raw, loc, where, parent))
         return not problems

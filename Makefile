@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
-DEMO ?= setups/simple/setup.yaml
+DEMO ?= mimocorb_gui/setups/simple/setup.yaml
 
 .PHONY: run test test-floor venv lint bench screenshots bundle test-bundle install-desktop clean
 

@@ -17,6 +17,8 @@ import pytest
 from conftest import shm_segments
 from waiting import wait_until
 
+from mimocorb_gui.shipped import examples_dir
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +41,7 @@ NEEDED_MODULES = (
 ).split()
 
 # Everything the bundle is built from; runs and caches do not count.
-INPUTS = ("mimocorb_gui", "setups", "resources", "mimocorb.spec", "pyproject.toml")
+INPUTS = ("mimocorb_gui", "mimocorb.spec", "pyproject.toml")
 
 
 def _newest_input() -> float:
@@ -137,7 +139,7 @@ def run_bundle(
 def example_setup(tmp_path: Path) -> Path:
     """The simple example setup (redpitaya_demo until setups/simple exists), copied out of the source tree."""
     for name in ("simple", "redpitaya_demo"):
-        src = ROOT / "setups" / name
+        src = examples_dir() / name
         if (src / "setup.yaml").is_file():
             dst = tmp_path / name
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns("runs", "run_*", "__pycache__"))
@@ -158,10 +160,10 @@ def assert_no_shm_left(pid: int) -> None:
 
 
 def test_bundle_layout_and_size(bundle):
-    assert (INTERNAL / "setups" / "redpitaya_demo" / "setup.yaml").is_file()
-    assert not list((INTERNAL / "setups").rglob("run_*")), "run directories were bundled"
+    assert (INTERNAL / "mimocorb_gui" / "setups" / "redpitaya_demo" / "setup.yaml").is_file()
+    assert not list((INTERNAL / "mimocorb_gui" / "setups").rglob("run_*")), "run directories were bundled"
     for name in ("mimocorb.svg", "mimocorb.desktop", "mimocorb-setup.xml", "icons/mimocorb-48.png"):
-        assert (INTERNAL / "resources" / name).is_file(), name
+        assert (INTERNAL / "mimocorb_gui" / "resources" / name).is_file(), name
     libs = {p.name for p in INTERNAL.rglob("*.so*")}
     for unused in UNUSED_LIBS:
         assert not [n for n in libs if n.startswith(unused)], f"{unused} is bundled"

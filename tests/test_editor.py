@@ -15,6 +15,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from mimocorb_gui.core.setup import Setup
+from mimocorb_gui.shipped import examples_dir
 from mimocorb_gui.ui.editor import GraphEditor
 from mimocorb_gui.ui.editor.items import ERROR_COLOR, WARNING_COLOR
 from mimocorb_gui.ui.editor.layout import layered_layout, layout_path
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MUON_DIR = ROOT / "tests" / "data" / "setups" / "muon_lifetime"
 SETUP_FILES = sorted(
     p
-    for base in (ROOT / "setups", ROOT / "tests" / "data" / "setups")
+    for base in (examples_dir(), ROOT / "tests" / "data" / "setups")
     for p in base.glob("*/setup.yaml")
     if p.is_file()
 )

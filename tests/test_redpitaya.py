@@ -23,10 +23,11 @@ from mimocorb_gui.functions.importers.rp_scpi import (
     ScopeSettings,
     counts_to_volts,
 )
+from mimocorb_gui.shipped import examples_dir
 
 pytestmark = pytest.mark.timeout(30)
 
-SETUPS = Path(__file__).resolve().parents[1] / "setups"
+SETUPS = examples_dir()
 
 
 def free_port() -> int:

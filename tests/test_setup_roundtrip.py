@@ -19,13 +19,14 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from mimocorb_gui.core.setup import Setup
+from mimocorb_gui.shipped import examples_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference" / "mimoCoRB2"
 
 
 def _setup_files() -> list[Path]:
-    ours = sorted((ROOT / "setups").glob("*/setup.yaml"))
+    ours = sorted((examples_dir()).glob("*/setup.yaml"))
     theirs = sorted(p for p in REFERENCE.glob("examples/**/*.yaml") if _is_setup(p))
     return ours + theirs
 
@@ -165,7 +166,7 @@ def test_random_edits_keep_text_and_document_equal_and_undo_gives_the_original(p
 
 
 def test_to_text_is_computed_once_per_edit_and_follows_every_edit(monkeypatch):
-    path = ROOT / "setups" / "muon_lifetime" / "setup.yaml"
+    path = examples_dir() / "muon_lifetime" / "setup.yaml"
     setup = Setup.load(path)
     dumps = []
     real_dump = Setup._dump

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mimocorb_gui.shipped import resource
 from mimocorb_gui.ui.banner import Banner, escape_html
 from mimocorb_gui.ui.dock_layout import DockLayout
 from mimocorb_gui.ui.docks.base import MonitorDock, configure_pyqtgraph
@@ -106,7 +107,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         )
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-        icon = Path(__file__).resolve().parents[2] / "resources" / "mimocorb.svg"
+        icon = resource("mimocorb.svg")
         if icon.is_file():
             self.setWindowIcon(QIcon(str(icon)))
 

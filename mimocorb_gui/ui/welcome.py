@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mimocorb_gui.shipped import example_setups
+
 if TYPE_CHECKING:
     from mimocorb_gui.ui.main_window import MainWindow
 
@@ -53,7 +55,7 @@ class WelcomePage(QWidget):
         self.recent.setMaximumHeight(180)
         self.recent.itemActivated.connect(self._activated)
         lay.addWidget(self.recent)
-        examples = sorted((Path(__file__).resolve().parents[2] / "setups").glob("*/setup.yaml"))
+        examples = example_setups()
         self.examples = QListWidget(box)
         for path in examples:
             item = QListWidgetItem(f"{path.parent.name}  —  {path}")

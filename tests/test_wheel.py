@@ -30,7 +30,6 @@ def wheel(tmp_path_factory) -> Path:
             "pip",
             "wheel",
             "--no-deps",
-            "--no-build-isolation",
             "-w",
             str(out),
             str(ROOT),

@@ -72,6 +72,13 @@ def test_format_then_parse_gives_the_value_back(value):
     assert back == value and isinstance(back, type(value))
 
 
+def test_strings_ruamel_writes_but_cannot_read_back_plain_are_double_quoted():
+    # found by the property test below: ruamel (0.18.15 .. 0.19.1) writes {b: ?𘡣} and cannot read it
+    value = {"b": "?\U00018863", "n": 3}
+    assert format_value(value) == '{"b": "?\U00018863", "n": 3}'
+    assert parse_value(format_value(value)) == value
+
+
 def test_strings_that_read_as_other_things_are_quoted():
     assert format_value("1e3") == "'1e3'"
     assert format_value("true") == "'true'"

@@ -16,6 +16,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 __all__ = ["parse_value", "format_value"]
 
@@ -54,24 +55,40 @@ def _containers_plain(value: Any) -> Any:
     return value
 
 
-def _flow(value: Any) -> Any:
-    """``value`` with every mapping and list in flow style; scalars keep their spelling."""
+def _flow(value: Any, quote: bool = False) -> Any:
+    """``value`` with every mapping and list in flow style; scalars keep their spelling, strings
+    are double-quoted when ``quote``."""
     if isinstance(value, dict):
-        node = CommentedMap((k, _flow(v)) for k, v in value.items())
+        node = CommentedMap((_flow(k, quote), _flow(v, quote)) for k, v in value.items())
         node.fa.set_flow_style()
         return node
     if isinstance(value, list | tuple):
-        seq = CommentedSeq(_flow(v) for v in value)
+        seq = CommentedSeq(_flow(v, quote) for v in value)
         seq.fa.set_flow_style()
         return seq
+    if quote and isinstance(value, str):
+        return DoubleQuotedScalarString(value)
     return value
 
 
 def _dump(value: Any) -> str:
+    """``value`` as one line of flow YAML that reads back as ``value``: plain where ruamel's reader
+    takes ruamel's plain output back, double-quoted strings where it does not (ruamel writes
+    ``{b: ?𘡣}`` and cannot read it)."""
+    text = _emit(_flow(value))
+    try:
+        if _containers_plain(_loader().load(text)) == value:
+            return text
+    except YAMLError:
+        pass
+    return _emit(_flow(value, quote=True))
+
+
+def _emit(node: Any) -> str:
     yaml = YAML(typ="rt")
     yaml.width = 10_000
     stream = io.StringIO()
-    yaml.dump(_flow(value), stream)
+    yaml.dump(node, stream)
     text = stream.getvalue().strip()
     return text.removesuffix("...").strip()
 

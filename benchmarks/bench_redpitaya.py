@@ -1,14 +1,17 @@
-"""Triggers per second the Red Pitaya client sustains against the emulator, binary versus ASCII.
+"""Red Pitaya over loopback: traces/s and MB/s of the daq protocol (port 1001) beside SCPI, and spectrum read-outs/s.
 
-Each event is a full capture: ACQ:START, ACQ:TRig, STAT?/FILL? polls, TPOS?, and both channels
-read (16384 int16 samples each = 64 KiB per event, the whole buffer). The emulator runs in its
-own process on loopback with a pulse rate high enough that waiting for a trigger is negligible,
-so the figures are the client's (and the emulator's) cost per capture, not a physics rate.
+The emulator (``mimocorb rp-emulator``) runs in its own process. Rows:
 
-    .venv/bin/python benchmarks/bench_redpitaya.py [--seconds 3] [--samples 16384]
+- daq, replay: the daq server resends one trace at once (``--replay``), so the figures are the
+  protocol's and the client's cost (``RedPitayaDaq.traces`` plus the copy into an event of the
+  sink's dtype, as the importer does), for set_size 1, 10, 100 and 1000 / 16384 samples x 2 channels;
+- daq, generated: every trace simulated by the emulator (its trace generation is then the limit);
+- SCPI binary: one capture per trigger (ACQ:START, TRig, STAT?/FILL?, TPOS?, two block reads);
+- spectrum: one read-out = status (36 bytes) + two FPGA histograms (2 x 16 KiB).
 
-Printed as a table; not a test. A real board adds the network (1 GbE: ~0.6 ms per 64 KiB) and
-its own server's time.
+    .venv/bin/python benchmarks/bench_redpitaya.py [--seconds 2]
+
+Printed as a table; not a test. A real board adds 1 GbE (~110 MB/s at most) and its own CPU.
 """
 
 from __future__ import annotations
@@ -19,94 +22,144 @@ import subprocess
 import sys
 import time
 
-from mimocorb_gui.functions.importers.rp_scpi import BUFFER_SIZE, RedPitayaScope, ScopeSettings
+import numpy as np
+
+from mimocorb_gui.functions.importers.rp_daq import RedPitayaDaq, TraceSettings
+from mimocorb_gui.functions.importers.rp_scpi import RedPitayaScope, ScopeSettings
+
+DTYPE = np.dtype([("IN1", "i2"), ("IN2", "i2")])
 
 
-def start_emulator(rate: float) -> tuple[subprocess.Popen, int]:
+def start_emulator(*extra: str) -> tuple[subprocess.Popen, int, int]:
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mimocorb_gui.functions.importers.rp_emulator",
-            "--port",
-            "0",
-            "--rate",
-            str(rate),
-        ],
+        [sys.executable, "-m", "mimocorb_gui.functions.importers.rp_emulator", "--daq-port", "0"]
+        + ["--scpi-port", "0", "--rate", "100000", "--seed", "1", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
-    line = proc.stdout.readline()
-    m = re.search(r":(\d+) ", line)
-    if not m:
-        proc.kill()
-        raise RuntimeError(f"emulator did not start: {line!r}")
-    return proc, int(m.group(1))
+    text = ""
+    while "Ctrl-C" not in text:
+        line = proc.stdout.readline()
+        if not line:
+            proc.kill()
+            raise RuntimeError(f"emulator did not start: {text!r}")
+        text += line
+    daq = int(re.search(r"daq server .* on 127\.0\.0\.1:(\d+)", text).group(1))
+    scpi = int(re.search(r"SCPI server on 127\.0\.0\.1:(\d+)", text).group(1))
+    return proc, daq, scpi
 
 
-def measure(port: int, transfer: str, reader: str, n_samples: int, seconds: float) -> dict:
-    with RedPitayaScope("127.0.0.1", port, timeout=5, transfer=transfer, block_reader=reader) as sc:
-        sc.configure(
-            ScopeSettings(decimation=1, n_samples=n_samples, pre_trigger=n_samples // 2, trigger_level=300)
+def measure_daq(port: int, n_samples: int, set_size: int, seconds: float) -> dict:
+    with RedPitayaDaq("127.0.0.1", port, timeout=5) as rp:
+        rp.configure(
+            TraceSettings(sample_rate=1, trigger_level=300, pre_trigger=n_samples // 4, n_samples=n_samples)
         )
-        for _ in range(5):  # warm up
+        event = np.empty(n_samples, dtype=DTYPE)
+        n = 0
+        traces = rp.traces(n_samples, set_size)
+        for _ in range(3):  # warm up (the first trace is simulated)
+            next(traces)
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        for trace in traces:
+            event["IN1"] = trace[:, 0]
+            event["IN2"] = trace[:, 1]
+            n += 1
+            if time.perf_counter() - t0 > seconds:
+                break
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        traces.close()
+    return _row(n, wall, cpu, n_samples)
+
+
+def measure_scpi(port: int, n_samples: int, seconds: float) -> dict:
+    with RedPitayaScope("127.0.0.1", port, timeout=5, transfer="binary") as sc:
+        sc.configure(
+            ScopeSettings(decimation=1, n_samples=n_samples, pre_trigger=n_samples // 4, trigger_level=300)
+        )
+        for _ in range(3):
             sc.acquire()
         n = 0
         cpu0, t0 = time.process_time(), time.perf_counter()
         while time.perf_counter() - t0 < seconds:
-            ev = sc.acquire()
+            sc.acquire()
             n += 1
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    assert ev["IN1"].size == n_samples and ev["IN2"].size == n_samples
-    nbytes = 2 * 2 * n_samples
+    return _row(n, wall, cpu, n_samples)
+
+
+def measure_spectrum(port: int, seconds: float) -> dict:
+    with RedPitayaDaq("127.0.0.1", port, timeout=5) as rp:
+        for ch in (0, 1):
+            rp.command(7, ch, 0)
+            rp.command(8, ch, 4095)
+            rp.command(9, ch, 10**15)
+        rp.command(10, 2, 1)
+        n = 0
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            rp.status()
+            rp.histogram(0)
+            rp.histogram(1)
+            n += 1
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     return {
-        "events/s": n / wall,
-        "MB/s": n * nbytes / wall / 1e6,
-        "ms/event": 1e3 * wall / n,
-        "client CPU ms/event": 1e3 * cpu / n,
-        "events": n,
+        "per s": n / wall,
+        "MB/s": n * (36 + 2 * 16384) / wall / 1e6,
+        "client CPU ms": 1e3 * cpu / n,
+        "n": n,
     }
+
+
+def _row(n: int, wall: float, cpu: float, n_samples: int) -> dict:
+    return {"per s": n / wall, "MB/s": n * 4 * n_samples / wall / 1e6, "client CPU ms": 1e3 * cpu / n, "n": n}
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--seconds", type=float, default=3.0, help="duration of each measurement")
-    p.add_argument("--samples", type=int, default=BUFFER_SIZE, help="samples per channel and event")
-    p.add_argument("--rate", type=float, default=1e5, help="emulator pulse rate (Hz)")
+    p.add_argument("--seconds", type=float, default=2.0, help="duration of each measurement")
     args = p.parse_args(argv)
-
-    proc, port = start_emulator(args.rate)
+    rows: list[tuple[str, dict]] = []
+    proc, daq, scpi = start_emulator("--replay")
     try:
-        rows = [
-            ("binary", "block", "BIN, block read with term char off (default)"),
-            ("binary", "query_binary_values", "BIN, pyvisa query_binary_values"),
-            ("ascii", "block", "ASCII {v,v,...}"),
-        ]
-        results = [(label, measure(port, t, r, args.samples, args.seconds)) for t, r, label in rows]
+        for n_samples in (1000, 16384):
+            for set_size in (1, 10, 100):
+                rows.append(
+                    (
+                        f"daq replay   {n_samples:>5} x 2  set_size {set_size:>3}",
+                        measure_daq(daq, n_samples, set_size, args.seconds),
+                    )
+                )
     finally:
         proc.terminate()
         proc.wait(timeout=5)
-
-    print(
-        f"\nRed Pitaya client vs emulator (loopback, separate process), 2 channels x {args.samples} int16 "
-        f"samples per event, decimation 1, {args.seconds:g} s each\n"
-    )
-    cols = ["events/s", "MB/s", "ms/event", "client CPU ms/event", "events"]
-    w = max(len(label) for label, _ in results)
-    widths = [max(len(c), 8) for c in cols]
-    print(f"{'transfer':<{w}}  " + "  ".join(f"{c:>{cw}}" for c, cw in zip(cols, widths, strict=True)))
-    print("-" * (w + 2 + sum(cw + 2 for cw in widths)))
-    for label, r in results:
-        cells = [
-            f"{r[c]:>{cw}.0f}" if c == "events" else f"{r[c]:>{cw}.2f}"
-            for c, cw in zip(cols, widths, strict=True)
-        ]
-        print(f"{label:<{w}}  " + "  ".join(cells))
-    base = results[0][1]["events/s"]
-    print()
-    for label, r in results[1:]:
-        print(f"{results[0][0]}: {base / r['events/s']:.1f}x the events/s of {label}")
+    proc, daq, scpi = start_emulator()
+    try:
+        for n_samples in (1000, 16384):
+            rows.append(
+                (
+                    f"daq generated {n_samples:>5} x 2 set_size 100",
+                    measure_daq(daq, n_samples, 100, args.seconds),
+                )
+            )
+        for n_samples in (1000, 16384):
+            rows.append(
+                (
+                    f"SCPI binary  {n_samples:>5} x 2  (per trigger)",
+                    measure_scpi(scpi, n_samples, args.seconds),
+                )
+            )
+        rows.append(("spectrum read-out: status + 2 x 4096 bins", measure_spectrum(daq, args.seconds)))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+    print(f"\nRed Pitaya over loopback, emulator in its own process, {args.seconds:g} s per row\n")
+    w = max(len(label) for label, _ in rows)
+    print(f"{'':<{w}}  {'traces or read-outs/s':>22}  {'MB/s':>8}  {'client CPU ms each':>18}  {'n':>7}")
+    for label, r in rows:
+        print(
+            f"{label:<{w}}  {r['per s']:>22.1f}  {r['MB/s']:>8.1f}  {r['client CPU ms']:>18.3f}  {r['n']:>7d}"
+        )
 
 
 if __name__ == "__main__":

@@ -178,7 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="validate a setup and print every problem")
     p.add_argument("setup", help="setup YAML file")
     sub.add_parser("functions", help="list the prebuilt functions")
-    sub.add_parser("rp-emulator", help="run the Red Pitaya SCPI emulator (see 'mimocorb rp-emulator --help')")
+    sub.add_parser(
+        "rp-emulator",
+        help="emulate a Red Pitaya: its daq server (port 1001) and SCPI server (5000) on 127.0.0.1 "
+        "(see 'mimocorb rp-emulator --help')",
+    )
     sub.add_parser("install-desktop", help="install the desktop launcher and setup-file association")
     return parser
 

@@ -67,6 +67,7 @@ HISTOGRAM_FUNCTIONS = {
     "observers.histogram": "observes",
     "visualizers.histogram": "observes",  # mimoCoRB2 name of the display
     "visualizers.csv": "observes",  # mimoCoRB2: histograms of a csv exporter's buffer
+    "importers.redpitaya.spectrum": "sinks",  # the board's own histograms, written in this layout
 }
 
 

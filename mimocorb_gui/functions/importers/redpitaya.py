@@ -1,255 +1,109 @@
-"""Red Pitaya (STEMlab 125-14) waveform importer: one event per trigger, over SCPI (pyvisa + pyvisa-py).
+"""Red Pitaya importers: ``waveform`` (triggered traces) and ``spectrum`` (the FPGA's own histograms).
 
-The board is driven by its standard SCPI server (port 5000; start it from the board's web
-interface or ``systemctl start redpitaya_scpi``). The vendor's ``redpitaya-scpi`` helper is not on
-PyPI, so ``rp_scpi.RedPitayaScope`` talks SCPI through ``pyvisa.ResourceManager('@py')``.
-``rp_emulator`` (``mimocorb rp-emulator``) stands in for the board in tests and demos.
+The lab boards run the MCPHA + daq acquisition server (port 1001, ``rp_daq``); ``waveform`` speaks
+it by default exactly as mimoCoRB2's importer does, so a mimoCoRB2 setup for a lab board runs
+unchanged. ``protocol: scpi`` selects the vendor's SCPI server instead (port 5000,
+``rp_scpi_waveform``), with its own keys and ranges. ``spectrum`` reads the board's pulse-height
+histograms and timers (``rp_spectrum``). Both daq importers can start the board's pulser
+(``generator:``). ``mimocorb rp-emulator`` (``rp_emulator``) stands in for the board.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from mimocorb_gui.core.templates import setup_check
-from mimocorb_gui.functions.importers.rp_scpi import (
-    ADC_MAX,
-    ADC_MIN,
-    BUFFER_SIZE,
-    DECIMATIONS,
-    FULL_SCALE_V,
-    RedPitayaError,
-    RedPitayaScope,
-    ScopeSettings,
+from mimocorb_gui.functions.importers import rp_daq_waveform, rp_scpi_waveform, rp_spectrum
+from mimocorb_gui.functions.importers.rp_daq import (
+    INPUTS,
+    MAX_ADC_VALUE,
+    MAXIMUM_SAMPLES,
+    MIN_ADC_VALUE,
+    SAMPLE_RATES,
+    TRIGGER_MODES,
+    TRIGGER_SLOPES,
+)
+from mimocorb_gui.functions.importers.rp_scpi_waveform import (
+    KNOWN_KEYS,
+    RedPitayaConfig,
+    RedPitayaConfigError,
 )
 
 __all__ = [
     "INPUTS",
+    "KNOWN_KEYS",
     "MAXIMUM_SAMPLES",
     "MAX_ADC_VALUE",
     "MIN_ADC_VALUE",
+    "PROTOCOLS",
     "SAMPLE_RATES",
     "TRIGGER_MODES",
     "TRIGGER_SLOPES",
     "RedPitayaConfig",
     "RedPitayaConfigError",
     "check_config",
+    "spectrum",
     "validate_config",
     "waveform",
 ]
 
-# the manual's names
-SAMPLE_RATES = DECIMATIONS  # decimation factors: 1, 2, 4, ... 65536
-INPUTS = ("IN1", "IN2")
-TRIGGER_SOURCES = ("IN1", "IN2", "EXT")
-TRIGGER_SLOPES = ("rising", "falling")
-TRIGGER_MODES = ("normal", "auto")
-TRANSFERS = ("binary", "ascii")
-GAINS = tuple(FULL_SCALE_V)  # LV, HV
-MIN_ADC_VALUE, MAX_ADC_VALUE = ADC_MIN, ADC_MAX
-MAXIMUM_SAMPLES = BUFFER_SIZE
-
-KNOWN_KEYS = (
-    "ip",
-    "port",
-    "timeout",
-    "sample_rate",
-    "negator_IN1",
-    "negator_IN2",
-    "trigger_slope",
-    "trigger_mode",
-    "trigger_level",
-    "trigger_source",
-    "number_of_samples_before_trigger",
-    "set_size",
-    "transfer",
-    "gain",
-    "auto_trigger_interval",
-    "emulate",
-)
-
-
-class RedPitayaConfigError(ValueError):
-    """A config value of the redpitaya importer is missing or not allowed; the message names the key."""
-
-
-@dataclass(frozen=True)
-class RedPitayaConfig:
-    ip: str
-    sample_rate: int
-    trigger_level: int
-    number_of_samples_before_trigger: int
-    port: int = 5000
-    timeout: float = 5.0
-    negator_IN1: bool = False
-    negator_IN2: bool = False
-    trigger_slope: str = "rising"
-    trigger_mode: str = "normal"
-    trigger_source: str = "IN1"
-    set_size: int = 100
-    transfer: str = "binary"
-    gain: str = "LV"
-    auto_trigger_interval: float = 0.1
-    emulate: bool = False
-
-    def scope_settings(self, channels: tuple[str, ...], n_samples: int) -> ScopeSettings:
-        return ScopeSettings(
-            decimation=self.sample_rate,
-            n_samples=n_samples,
-            pre_trigger=self.number_of_samples_before_trigger,
-            trigger_source=self.trigger_source,
-            trigger_slope=self.trigger_slope,
-            trigger_level=self.trigger_level,
-            channels=channels,
-            negate=tuple(ch for ch in INPUTS if getattr(self, f"negator_{ch}")),
-            gain=self.gain,
-            averaging=True,  # "Number of samples (125MHz) averaged into one"
-        )
-
-
-def _choices(values) -> str:
-    return ", ".join(map(str, values))
-
-
-def _problems(config: Mapping[str, Any], dtype: np.dtype | None, data_length: int | None) -> list[str]:
-    problems: list[str] = []
-
-    def bad(key: str, message: str) -> None:
-        problems.append(f"config key '{key}': {message}")
-
-    def is_int(v: Any) -> bool:
-        return isinstance(v, int | np.integer) and not isinstance(v, bool)
-
-    required = ("sample_rate", "trigger_level", "number_of_samples_before_trigger")
-    if config.get("emulate") is not True:
-        required = ("ip", *required)
-    for key in required:
-        if key not in config:
-            bad(key, "is required")
-    ip = config.get("ip")
-    if "ip" in config and (not isinstance(ip, str) or not ip.strip()):
-        bad("ip", f"{ip!r} is not a host name or IP address (a non-empty string, e.g. '192.168.1.100')")
-    if "sample_rate" in config:
-        v = config["sample_rate"]
-        if not is_int(v) or v not in SAMPLE_RATES:
-            bad("sample_rate", f"{v!r} is not allowed (valid decimations: {_choices(SAMPLE_RATES)})")
-    if "trigger_level" in config:
-        v = config["trigger_level"]
-        if not is_int(v) or not MIN_ADC_VALUE <= v <= MAX_ADC_VALUE:
-            bad(
-                "trigger_level",
-                f"{v!r} is not an integer between {MIN_ADC_VALUE} and {MAX_ADC_VALUE} (raw ADC counts)",
-            )
-    if "number_of_samples_before_trigger" in config:
-        v = config["number_of_samples_before_trigger"]
-        hi = (data_length if data_length is not None else MAXIMUM_SAMPLES) - 1
-        if not is_int(v) or not 0 <= v <= hi:
-            bad(
-                "number_of_samples_before_trigger",
-                f"{v!r} is not an integer between 0 and {hi} (data_length - 1)",
-            )
-    if "port" in config:
-        v = config["port"]
-        if not is_int(v) or not 1 <= v <= 65535:
-            bad("port", f"{v!r} is not a TCP port (1..65535; the SCPI server uses 5000)")
-    if "timeout" in config:
-        v = config["timeout"]
-        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0 or not math.isfinite(v):
-            bad("timeout", f"{v!r} is not a positive number of seconds")
-    if "auto_trigger_interval" in config:
-        v = config["auto_trigger_interval"]
-        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
-            bad("auto_trigger_interval", f"{v!r} is not a positive number of seconds")
-    for key in ("negator_IN1", "negator_IN2", "emulate"):
-        if key in config and not isinstance(config[key], bool | np.bool_):
-            bad(key, f"{config[key]!r} is not allowed (valid: true, false)")
-    for key, valid in (
-        ("trigger_slope", TRIGGER_SLOPES),
-        ("trigger_mode", TRIGGER_MODES),
-        ("trigger_source", TRIGGER_SOURCES),
-        ("transfer", TRANSFERS),
-        ("gain", GAINS),
-    ):
-        if key in config and config[key] not in valid:
-            bad(key, f"{config[key]!r} is not allowed (valid: {_choices(valid)})")
-    if "set_size" in config:
-        v = config["set_size"]
-        if not is_int(v) or v < 1:
-            bad("set_size", f"{v!r} is not a positive integer")
-
-    if data_length is not None and not 1 <= data_length <= MAXIMUM_SAMPLES:
-        problems.append(
-            f"sink data_length {data_length} does not fit the Red Pitaya's buffer "
-            f"(1..{MAXIMUM_SAMPLES} samples per event)"
-        )
-    if dtype is not None:
-        names = dtype.names or ()
-        wrong = [n for n in names if n not in INPUTS]
-        if not names or wrong:
-            problems.append(
-                f"sink data_dtype fields {list(names)} not allowed: use IN1 and/or IN2 (int16), "
-                f"e.g. {{IN1: int16, IN2: int16}}"
-            )
-        for n in names:
-            if n in INPUTS and dtype[n].kind not in "iuf":
-                problems.append(f"sink data_dtype field '{n}' must be numeric (int16), is {dtype[n]}")
-    return problems
+PROTOCOLS = ("daq", "scpi")
 
 
 def check_config(
     config: Mapping[str, Any], dtype: np.dtype | None = None, data_length: int | None = None
 ) -> list[str]:
-    """All problems of a redpitaya importer config (and its sink's dtype/data_length), as messages."""
-    return _problems(config, np.dtype(dtype) if dtype is not None else None, data_length)
+    """All problems of a waveform config for its protocol (default daq), as messages naming the key."""
+    protocol = config.get("protocol", "daq")
+    if protocol == "scpi":
+        return rp_scpi_waveform.check_config(config, dtype, data_length)
+    if protocol != "daq":
+        return [f"config key 'protocol': {protocol!r} is not allowed (valid: {', '.join(PROTOCOLS)})"]
+    return rp_daq_waveform.check_config(config, dtype, data_length)
 
 
 def validate_config(
     config: Mapping[str, Any], dtype: np.dtype | None = None, data_length: int | None = None
-) -> RedPitayaConfig:
-    """The checked config; ``RedPitayaConfigError`` naming every bad key and what would be valid."""
+) -> RedPitayaConfig | Mapping[str, Any]:
+    """The checked config (SCPI: a ``RedPitayaConfig``; daq: the mapping); ``RedPitayaConfigError`` otherwise."""
+    if config.get("protocol", "daq") == "scpi":
+        return rp_scpi_waveform.validate_config(config, dtype, data_length)
     problems = check_config(config, dtype, data_length)
     if problems:
-        raise RedPitayaConfigError("redpitaya.waveform: " + "; ".join(problems))
-    kwargs = {k: config[k] for k in KNOWN_KEYS if k in config}
-    kwargs["ip"] = kwargs.get("ip", "127.0.0.1").strip()
-    for key in ("port", "sample_rate", "trigger_level", "number_of_samples_before_trigger", "set_size"):
-        if key in kwargs:
-            kwargs[key] = int(kwargs[key])
-    for key in ("negator_IN1", "negator_IN2", "emulate"):
-        if key in kwargs:
-            kwargs[key] = bool(kwargs[key])
-    for key in ("timeout", "auto_trigger_interval"):
-        if key in kwargs:
-            kwargs[key] = float(kwargs[key])
-    return RedPitayaConfig(**kwargs)
+        raise RedPitayaConfigError(f"{rp_daq_waveform.WHERE}: " + "; ".join(problems))
+    return config
 
 
-def _check_setup(config, sinks=(), **_):
+def _check_waveform(config, sinks=(), setup_dir=None, **_):
     sink = sinks[0] if sinks else None
-    return check_config(config, sink.dtype if sink else None, sink.data_length if sink else None)
+    dtype, length = (sink.dtype, sink.data_length) if sink else (None, None)
+    if config.get("protocol", "daq") == "daq":
+        return rp_daq_waveform.check_config(config, dtype, length, str(setup_dir) if setup_dir else None)
+    return check_config(config, dtype, length)
 
 
-@setup_check(_check_setup)
+def _check_spectrum(config, sinks=(), setup_dir=None, **_):
+    sink = sinks[0] if sinks else None
+    dtype, length = (sink.dtype, sink.data_length) if sink else (None, None)
+    return rp_spectrum.check_config(config, dtype, length, str(setup_dir) if setup_dir else None)
+
+
+@setup_check(_check_waveform)
 def waveform(buffer_io):
     """mimoCoRB2 Function: Use RedPitaya to acquire waveform data.
 
-    Acquires one event per trigger from a Red Pitaya STEMlab 125-14 through its SCPI server
-    (pyvisa with the pure-Python pyvisa-py backend, ``TCPIP::<ip>::<port>::SOCKET``): arms the
-    acquisition (``ACQ:START``, ``ACQ:TRig``), waits for the trigger (``ACQ:TRig:STAT?`` = TD and
-    ``ACQ:TRig:FILL?`` = 1), reads both inputs around the trigger position (``ACQ:TPOS?``,
-    ``ACQ:SOUR<n>:DATA:STArt:N?``) with ``number_of_samples_before_trigger`` samples before the
-    trigger sample, writes the event and re-arms, until the run is stopped. Data are raw ADC
-    counts (int16, ±8192 = ±1 V with the LV jumper, ±20 V with HV), transferred as binary
-    blocks (or ASCII). The board's dead time is the time spent outside waiting for a trigger
-    (reading, writing, re-arming); it is logged every ``set_size`` events and at the end.
-    If the board cannot be reached or stops answering, the worker fails with a message naming
-    the board within ``timeout`` seconds; every event written before is kept. Use
-    ``mimocorb rp-emulator`` to run without hardware.
+    Acquires triggered traces of IN1 and IN2 from a Red Pitaya running the lab's MCPHA + daq
+    acquisition server (TCP port 1001), exactly as mimoCoRB2's importer does: the same keys,
+    ranges, defaults and data layout; the board's negators invert the inputs before trigger and
+    data. Requests of ``set_size`` traces are kept in flight (two outstanding), so the board
+    never waits for a request. ``protocol: scpi`` talks to the vendor's SCPI server (port 5000)
+    instead, with its own keys (see the README). If the board cannot be reached, stays silent for
+    ``timeout`` seconds or closes the connection, the worker fails with a message naming the
+    board; every event written before is kept. Dead time is the time spent outside receiving
+    (converting a trace and waiting for a free slot). Use ``mimocorb rp-emulator`` without a board.
 
     Type
     ----
@@ -261,8 +115,8 @@ def waveform(buffer_io):
         0
     sinks
         1 with data_dtype: {'IN1': int16, 'IN2': int16} (either channel may be omitted)
-        data_length decides the total number of samples (must be larger than
-        number_of_samples_before_trigger and at most MAXIMUM_SAMPLES = 16384)
+        data_length decides the total number of samples (must be at least
+        number_of_samples_before_trigger and at most MAXIMUM_SAMPLES - 100 = 8388507)
     observes
         0
 
@@ -270,173 +124,106 @@ def waveform(buffer_io):
     -------
     ip : str
         IP address (or host name) of the RedPitaya device.
-    port : int, optional (default=5000)
-        TCP port of the SCPI server (another port e.g. for ``mimocorb rp-emulator --port``).
-    timeout : float, optional (default=5)
-        Seconds to wait for the connection and for every answer of the board.
     sample_rate : int
-        Number of samples (125MHz) averaged into one (decimation). Must be one of the values in
-        SAMPLE_RATES: 1, 2, 4, 8, 16, ... 65536.
+        Number of samples (125MHz) averaged into one. Must be one of the values in SAMPLE_RATES:
+        1, 4, 8, 16, 32, 54, 128, 256.
     negator_IN1 : bool, optional (default=False)
         If True, the IN1 input is negated.
     negator_IN2 : bool, optional (default=False)
         If True, the IN2 input is negated.
     trigger_slope : str, optional (default='rising')
         Slope of the trigger. Must be one of the values in TRIGGER_SLOPES: rising, falling.
-        Applies to the data as written (after negation).
     trigger_mode : str, optional (default='normal')
-        Mode of the trigger. Must be one of the values in TRIGGER_MODES: normal (wait for the
-        trigger), auto (force a trigger after auto_trigger_interval seconds without one).
+        Mode of the trigger. Must be one of the values in TRIGGER_MODES: normal, auto.
     trigger_level : int
-        Level of the trigger in raw ADC counts of the data as written (after negation). Must be
-        between MIN_ADC_VALUE (-8192) and MAX_ADC_VALUE (8191); sent to the board as
-        ``level / 8192 * full scale`` volts (full scale 1 V for gain LV, 20 V for HV).
+        Level of the trigger. Must be between MIN_ADC_VALUE (-4096) and MAX_ADC_VALUE (4095).
     trigger_source : str, optional (default='IN1')
-        Source of the trigger. Must be one of the values in INPUTS (IN1, IN2) or EXT.
+        Source of the trigger. Must be one of the values in INPUTS: IN1, IN2.
     number_of_samples_before_trigger : int
         Number of samples to acquire before the trigger. Must be an integer between 0 and the
-        total number of samples (data_length) - 1.
+        total number of samples (data_length).
     set_size : int, optional (default=100)
-        Number of events after which the board's error queue is checked and the rate and dead
-        time are logged (the SCPI server needs ``ACQ:START`` for every single capture).
-    transfer : str, optional (default='binary')
-        binary (IEEE-488.2 blocks of int16) or ascii (slower; a fallback).
-    gain : str, optional (default='LV')
-        Input jumper setting, LV (±1 V) or HV (±20 V); scales the trigger level.
-    auto_trigger_interval : float, optional (default=0.1)
-        Seconds without a trigger after which trigger_mode 'auto' forces one.
+        Number of traces per request to the board (two requests are kept in flight).
+    port : int, optional (default=1001)
+        TCP port of the daq server (e.g. 10001 for ``mimocorb rp-emulator`` without privileges).
+    timeout : float, optional (default=5)
+        Seconds of silence after which the board counts as gone.
+    generator : dict, optional
+        Start the board's pulser on OUT1 (cable it to IN1): rate (pulses/s), distribution
+        (uniform or poisson), rise_time (ns, 0..100), fall_time (us, 0..100), lower_limit,
+        upper_limit, spectrum (4096 counts: a list or a .npy/.txt/.hst file, relative to the
+        setup), keep_pulsing (bool).
+    protocol : str, optional (default='daq')
+        daq (the lab boards' server) or scpi (the vendor's SCPI server; other keys apply).
     emulate : bool, optional (default=False)
-        Demo without hardware: start the built-in Red Pitaya emulator (Cs-137 pulses, 1000/s per
-        input) on a free loopback port in this worker's process and acquire from it over SCPI
-        (ip and port are then ignored).
+        Demo without hardware: acquire from a built-in emulator started in this worker.
 
     Examples
     --------
-    >>> # setup.yaml
-    >>> # Buffers:
-    >>> #   waveforms: {slot_count: 128, data_length: 2048, data_dtype: {IN1: int16, IN2: int16}}
     >>> # Workers:
-    >>> #   redpitaya:
+    >>> #   rp_to_mimo:
     >>> #     function: importers.redpitaya.waveform
-    >>> #     sinks: [waveforms]
-    >>> #     config: {ip: 192.168.1.100, sample_rate: 4, trigger_level: 500,
-    >>> #              number_of_samples_before_trigger: 256}
+    >>> #     sinks: [oscilloscope]
+    >>> #     config: {ip: rp-f0c38f.local, sample_rate: 4, trigger_level: 100,
+    >>> #              number_of_samples_before_trigger: 100}
     """
-    from mimocorb_gui.core.templates import Importer
-
-    importer = Importer(buffer_io)
-    example = importer.data_example
-    log = buffer_io.logger
-
-    def stop() -> bool:
-        return bool(getattr(buffer_io, "stop_requested", False))
-
-    def ufunc():
-        cfg = validate_config(buffer_io.config, example.dtype, int(example.shape[0]))
-        channels = tuple(n for n in INPUTS if n in (example.dtype.names or ()))
-        settings = cfg.scope_settings(channels, int(example.shape[0]))
-        emulator = None
-        ip, port = cfg.ip, cfg.port
-        if cfg.emulate:
-            from mimocorb_gui.functions.importers.rp_emulator import EmulatorServer
-
-            emulator = EmulatorServer("127.0.0.1", 0).start()
-            ip, port = emulator.address
-            log.warning(
-                "emulate: true - acquiring from the built-in emulator at %s:%d, not from a board", ip, port
-            )
-        scope = RedPitayaScope(ip, port, cfg.timeout, cfg.transfer)
-        stats = _Stats()
-        try:
-            scope.open()
-            log.info("connected to %s: %s", scope.where, scope.idn)
-            scope.configure(settings)
-            log.info(
-                "acquiring %d samples of %s (%d before the trigger), decimation %d (%.3g s/sample), "
-                "trigger %s level %d counts = %.4f V",
-                settings.n_samples,
-                "+".join(channels),
-                settings.pre_trigger,
-                settings.decimation,
-                8e-9 * settings.decimation,
-                settings.trigger_command(),
-                settings.trigger_level,
-                settings.trigger_volts(),
-            )
-            max_wait = cfg.auto_trigger_interval if cfg.trigger_mode == "auto" else None
-            while not stop():
-                t_arm = time.monotonic()
-                scope.arm()
-                stats.armed(t_arm)
-                if not scope.wait(stop=stop, max_wait=max_wait):
-                    if stop():
-                        break
-                    scope.force_trigger()  # auto mode: no trigger for auto_trigger_interval
-                    if not scope.wait(stop=stop):
-                        break
-                    stats.forced += 1
-                t_triggered = time.monotonic()
-                stats.triggered(t_triggered)
-                channel_data = scope.read()
-                event = np.empty(example.shape, dtype=example.dtype)
-                for name in channels:
-                    event[name] = channel_data[name]
-                # the read-out is dead time of the board; the template adds the wait for a free slot
-                importer.add_deadtime(time.monotonic() - t_triggered)
-                yield event
-                stats.events += 1
-                if stats.events % cfg.set_size == 0:
-                    errors = scope.errors()
-                    if errors:
-                        log.warning("%s reports: %s", scope.where, "; ".join(errors))
-                    log.info("%s", stats.summary())
-        except RedPitayaError as e:
-            log.error("%s; stopping after %d events (all kept)", e, stats.events)
-            raise
-        finally:
-            if scope.is_open:
-                scope.disarm()
-            scope.close()
-            if emulator is not None:
-                emulator.stop()
-            if stats.events:
-                log.info("finished: %s", stats.summary())
-        yield None
-
-    importer(ufunc)
+    if buffer_io.config.get("protocol", "daq") == "scpi":
+        rp_scpi_waveform.run(buffer_io)
+    else:
+        rp_daq_waveform.run(buffer_io)
 
 
-class _Stats:
-    """Event rate and board dead time (time not spent waiting for a trigger)."""
+@setup_check(_check_spectrum)
+def spectrum(buffer_io):
+    """mimoCoRB2 Function: Read the Red Pitaya's own pulse-height spectra (FPGA histograms).
 
-    def __init__(self) -> None:
-        self.events = 0
-        self.forced = 0
-        self.t_first: float | None = None
-        self.t_trigger: float | None = None
-        self.dead = 0.0
-        self.t_last_report = time.monotonic()
-        self.events_last_report = 0
-        self.dead_last_report = 0.0
+    The board's MCPHA firmware histograms every pulse on IN1 and IN2 into 4096 bins while its
+    timer runs; this importer resets histograms and timers, sets thresholds, delay and the
+    acquisition time, and every ``interval`` seconds reads the timers and histograms: one event
+    per read-out in its sink, and the files of ``exporters.histogram`` (``Histograms_<sink>/``)
+    so the histogram dock shows the spectrum, with ``timers.csv`` giving live time (the board's
+    timer) and real time. Ends when the run stops or the acquisition time is reached.
 
-    def armed(self, t: float) -> None:
-        if self.t_first is None:
-            self.t_first = t
-        if self.t_trigger is not None:
-            self.dead += t - self.t_trigger
+    Type
+    ----
+    Importer
 
-    def triggered(self, t: float) -> None:
-        self.t_trigger = t
+    Buffers
+    -------
+    sources
+        0
+    sinks
+        1 with data_dtype: {'IN1': int64, 'IN2': int64} (either may be omitted), data_length 4096
+    observes
+        0
 
-    def summary(self) -> str:
-        now = time.monotonic()
-        span = max(now - self.t_last_report, 1e-9)
-        n = self.events - self.events_last_report
-        dead = self.dead - self.dead_last_report
-        self.t_last_report, self.events_last_report, self.dead_last_report = now, self.events, self.dead
-        total = max(now - (self.t_first or now), 1e-9)
-        forced = f", {self.forced} forced (auto)" if self.forced else ""
-        return (
-            f"{self.events} events{forced}; last {n} at {n / span:.1f}/s, board dead time "
-            f"{100 * dead / span:.1f} % (overall {100 * self.dead / total:.1f} %)"
-        )
+    Configs
+    -------
+    ip : str
+        IP address (or host name) of the RedPitaya device.
+    port : int, optional (default=1001)
+        TCP port of the daq server.
+    interval : float, optional (default=1)
+        Seconds between read-outs.
+    duration : float, optional (default: none, until the run stops)
+        Acquisition (live) time in seconds; the board stops counting then.
+    min_threshold : int, optional (default=0)
+        Lowest pulse height (bin) counted.
+    max_threshold : int, optional (default=4095)
+        Highest pulse height (bin) counted.
+    pha_delay : int, optional (default=100)
+        PHA delay (samples), as Pavel Demin's MCPHA client sets it.
+    sample_rate : int, optional
+        Decimation (SAMPLE_RATES); the board keeps its setting when not given.
+    negator_IN1 : bool, optional (default=False)
+        Negate IN1 (negative pulses).
+    negator_IN2 : bool, optional (default=False)
+        Negate IN2.
+    generator : dict, optional
+        Start the board's pulser (see redpitaya.waveform).
+    timeout : float, optional (default=5)
+        Seconds of silence after which the board counts as gone.
+    emulate : bool, optional (default=False)
+        Demo without hardware: read a built-in emulator started in this worker.
+    """
+    rp_spectrum.run(buffer_io)

@@ -17,7 +17,7 @@ __all__ = ["DockPlan", "build_docks", "dock_plans", "dock_signature", "function_
 log = logging.getLogger(__name__)
 
 OSCILLOSCOPE_FUNCTIONS = {"observers.oscilloscope"}
-HISTOGRAM_EXPORTERS = {"exporters.histogram"}
+HISTOGRAM_EXPORTERS = {"exporters.histogram", "importers.redpitaya.spectrum"}  # workers that write the counts
 
 
 def function_key(function: str) -> str:

@@ -340,6 +340,11 @@ class HistogramDock(MonitorDock):
         text = f"{in_range:,} entries"
         if total > in_range:
             text += f" ({total - in_range:,} outside the range)"
+        if self.feed is not None:  # the Red Pitaya's own spectrum: the board's live and real time
+            from mimocorb_gui.functions.importers.rp_spectrum import timers_text
+
+            board = timers_text(self.feed.run_dir / f"Histograms_{self.buffer}", str(self.channel))
+            text += f"; {board}" if board else ""
         self.entries_label.setText(text)
         if in_range > 0:
             self.empty.hide()

@@ -1,13 +1,11 @@
-"""Red Pitaya importer: the SCPI client and the worker function driven against the emulator over loopback."""
+"""Red Pitaya, SCPI path (``protocol: scpi``): the SCPI client, the SCPI emulator and the worker over loopback."""
 
 from __future__ import annotations
 
 import logging
-import shutil
 import socket
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -346,7 +344,13 @@ def test_board_rejecting_a_setting_is_reported(server):
 # config validation
 # ---------------------------------------------------------------------------------------------
 
-GOOD = {"ip": "127.0.0.1", "sample_rate": 4, "trigger_level": 500, "number_of_samples_before_trigger": 100}
+GOOD = {
+    "protocol": "scpi",
+    "ip": "127.0.0.1",
+    "sample_rate": 4,
+    "trigger_level": 500,
+    "number_of_samples_before_trigger": 100,
+}
 DTYPE = np.dtype([("IN1", "i2"), ("IN2", "i2")])
 
 
@@ -395,7 +399,7 @@ def test_config_rejects_bad_values(key, value, expected):
 
 
 def test_config_missing_keys_and_bad_buffer():
-    problems = redpitaya.check_config({"ip": "x"}, np.dtype([("CH1", "i2")]), 20000)
+    problems = redpitaya.check_config({"protocol": "scpi", "ip": "x"}, np.dtype([("CH1", "i2")]), 20000)
     text = "\n".join(problems)
     for needle in (
         "'sample_rate': is required",
@@ -421,7 +425,7 @@ def test_docstring_follows_manual_template():
         "Examples\n",
     ):
         assert section in doc
-    for key in redpitaya.KNOWN_KEYS:
+    for key in (*redpitaya.KNOWN_KEYS[:13], "emulate"):  # the SCPI-only keys are in the README
         assert f"    {key} : " in doc
 
 
@@ -564,125 +568,85 @@ def test_worker_board_stops_answering_keeps_events():
 
 
 # ---------------------------------------------------------------------------------------------
-# whole runs of setups/redpitaya_demo (Run: worker processes, ring buffers, exporters)
+# what Red Pitaya's own Python client (redpitaya_scpi.scpi) sends in its acquisition examples
 # ---------------------------------------------------------------------------------------------
 
 
-def _demo_copy(tmp_path: Path, **overrides) -> Path:
-    """setups/redpitaya_demo copied to tmp_path with keys of redpitaya.yaml replaced."""
-    from ruamel.yaml import YAML
+class _VendorLikeClient:
+    """The calls of ``redpitaya_scpi.scpi``: tx_txt / rx_txt over a socket, ``check_error`` = *STB? then SYST:ERR:NEXT?."""
 
-    target = tmp_path / "redpitaya_demo"
-    shutil.copytree(SETUPS / "redpitaya_demo", target, ignore=shutil.ignore_patterns("runs"))
-    cfg_path = target / "redpitaya.yaml"
-    yaml = YAML(typ="rt")
-    cfg = yaml.load(cfg_path)
-    cfg.update(overrides)
-    yaml.dump(cfg, cfg_path)
-    return target / "setup.yaml"
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=3)
+        self.buf = b""
 
+    def tx_txt(self, msg: str) -> None:
+        self.sock.sendall(msg.encode() + b"\r\n")
 
-def _run(setup_path: Path, tmp_path: Path):
-    from mimocorb_gui.core.run import Run
-    from mimocorb_gui.core.setup import Setup
+    def rx_txt(self) -> str:
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            assert chunk, "connection closed"
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line.decode()
 
-    return Run(Setup.load(setup_path), run_root=tmp_path / "runs")
+    def txrx_txt(self, msg: str) -> str:
+        self.tx_txt(msg)
+        return self.rx_txt()
 
+    def check_error(self) -> list[str]:
+        errors = []
+        if int(self.txrx_txt("*STB?")) & 0x4:
+            while True:
+                err = self.txrx_txt("SYST:ERR:NEXT?")
+                if err.startswith("0,"):
+                    break
+                errors.append(err)
+        return errors
 
-def _log(run, level=logging.INFO) -> str:
-    return "\n".join(e.format() for e in run.log_history() if e.levelno >= level)
-
-
-def _wait_events(run, buffer: str, n: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        written = run.stats().buffers[buffer].stats.events_written
-        if written >= n or run.finished():
-            return written
-        time.sleep(0.05)
-    return run.stats().buffers[buffer].stats.events_written
-
-
-def test_run_demo_setup_against_emulator(tmp_path):
-    """The demo setup, port overridden, against an emulator started here: a Cs-137 spectrum arrives."""
-    from mimocorb_gui.core.mimofile import read_mimo
-
-    with EmulatorServer(rate=3000, seed=11) as srv:
-        run = _run(_demo_copy(tmp_path, emulate=False, port=srv.port, timeout=2), tmp_path)
-        try:
-            run_dir = run.start()
-            assert _wait_events(run, "waveforms", 300, timeout=15) >= 300, _log(run)
-            assert run.stop(timeout=10), _log(run)
-            stats = run.stats()
-        finally:
-            run.close()
-        assert srv.connections == 1
-    assert run.state == "finished", _log(run)
-    assert not _log(run, logging.ERROR)
-    assert "connected to Red Pitaya at 127.0.0.1" in _log(run)
-    assert stats.buffers["waveforms"].stats.events_written >= 300
-    metadata, heights, _ = read_mimo(run_dir / "pulse_heights.mimo")
-    assert len(metadata) == stats.buffers["pulse_heights"].stats.events_written  # the file is complete
-    h = heights["peak_heights"].ravel()
-    photopeak = np.mean((h > 3900) & (h < 5100))  # 662 keV * 7 counts/keV, averaged over 32 ns samples
-    compton = np.mean((h > 500) & (h < 3300))
-    assert photopeak > 0.15 and compton > 0.3, np.histogram(h, bins=12, range=(0, 6000))
+    def close(self) -> None:
+        self.sock.close()
 
 
-def test_run_demo_setup_as_shipped(tmp_path):
-    """The demo as shipped (emulate: true) runs without anything else started."""
-    run = _run(SETUPS / "redpitaya_demo" / "setup.yaml", tmp_path)
+def test_vendor_client_status_byte_and_error_queue(server):
+    c = _VendorLikeClient(server.port)
     try:
-        run.start()
-        assert _wait_events(run, "waveforms", 50, timeout=15) >= 50, _log(run)
-        assert run.stop(timeout=10)
+        c.tx_txt("ACQ:DEC 4")
+        assert c.check_error() == []
+        c.tx_txt("ACQ:DEC 3")  # not a decimation
+        c.tx_txt("ACQ:BOGUS")
+        assert c.check_error() == ['-224,"Illegal parameter value"', '-113,"Undefined header"']
+        assert c.txrx_txt("*STB?") == "0"  # the queue is empty again
     finally:
-        run.close()
-    assert run.state == "finished" and not _log(run, logging.ERROR)
-    assert "built-in emulator" in _log(run, logging.WARNING)
+        c.close()
 
 
-def test_run_board_stops_answering_ends_in_order(tmp_path):
-    """The board hangs after 40 captures: the run ends by itself within seconds, all 40 events kept."""
-    from mimocorb_gui.core.mimofile import read_mimo
-
-    with EmulatorServer(rate=3000, seed=5, stall_after=40) as srv:
-        run = _run(_demo_copy(tmp_path, emulate=False, port=srv.port, timeout=0.5), tmp_path)
-        try:
-            run_dir = run.start()
-            t0 = time.monotonic()
-            assert run.wait(15), _log(run)
-            ended_after = time.monotonic() - t0
-            stats = run.stats()
-        finally:
-            run.close()
-    log = _log(run, logging.ERROR)
-    assert "did not answer" in log and "127.0.0.1" in log and "stopping after 40 events" in log
-    assert ended_after < 10
-    assert stats.buffers["waveforms"].stats.events_written == 40
-    metadata, _, _ = read_mimo(run_dir / "pulse_heights.mimo")
-    assert len(metadata) == stats.buffers["pulse_heights"].stats.events_written > 0
-
-
-def test_run_unreachable_board_ends_with_clear_error(tmp_path):
-    port = free_port()
-    run = _run(_demo_copy(tmp_path, emulate=False, port=port, timeout=1), tmp_path)
+def test_vendor_client_buffer_size_delay_and_old_latest_reads(server):
+    c = _VendorLikeClient(server.port)
     try:
-        run.start()
-        t0 = time.monotonic()
-        assert run.wait(10), _log(run)
-        assert time.monotonic() - t0 < 6
+        assert c.txrx_txt("ACQ:BUF:SIZE?") == str(BUFFER_SIZE)
+        c.tx_txt("ACQ:DEC 8")
+        c.tx_txt("ACQ:TRIG:DLY:NS 6400")  # 6400 ns at 64 ns per sample = 100 samples
+        assert c.txrx_txt("ACQ:TRIG:DLY?") == "100"
+        assert c.txrx_txt("ACQ:TRIG:DLY:NS?") == "6400"
+        c.tx_txt("ACQ:DATA:UNITS RAW")
+        c.tx_txt("ACQ:TRIG:LEV 0.05")
+        c.tx_txt("ACQ:START")
+        c.tx_txt("ACQ:TRIG CH1_PE")
+        deadline = time.monotonic() + 5
+        while c.txrx_txt("ACQ:TRIG:STAT?") != "TD" and time.monotonic() < deadline:
+            time.sleep(0.005)
+        while c.txrx_txt("ACQ:TRIG:FILL?") != "1" and time.monotonic() < deadline:
+            time.sleep(0.005)
+        wpos = int(c.txrx_txt("ACQ:WPOS?"))
+        full = np.array(
+            c.txrx_txt(f"ACQ:SOUR1:DATA:STA:N? 0,{BUFFER_SIZE}").strip("{}").split(","), dtype=int
+        )
+        old = np.array(c.txrx_txt("ACQ:SOUR1:DATA:OLD:N? 300").strip("{}").split(","), dtype=int)
+        latest = np.array(c.txrx_txt("ACQ:SOUR1:DATA:LAT:N? 300").strip("{}").split(","), dtype=int)
+        assert c.check_error() == []
     finally:
-        run.close()
-    assert f"cannot connect to Red Pitaya at 127.0.0.1:{port}" in _log(run, logging.ERROR)
-
-
-def test_setups_validate():
-    from mimocorb_gui.core.setup import Setup
-
-    for name in ("redpitaya_demo", "redpitaya_spectroscopy"):
-        setup = Setup.load(SETUPS / name / "setup.yaml")
-        assert [str(p) for p in setup.validate() if p.is_error] == []
-        worker = setup.workers["redpitaya"]
-        buf = setup.buffers[worker.sinks[0]]
-        assert redpitaya.check_config(worker.config, buf.dtype, buf.data_length) == []
+        c.close()
+    ring = np.roll(full, -(wpos + 1))  # oldest first: the sample after the write pointer
+    assert np.array_equal(old, ring[:300])
+    assert np.array_equal(latest, ring[-300:])

@@ -194,7 +194,9 @@ def gui(path: Path, seconds: float, run_root: Path, scope_worker: str, interval:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--setup", type=Path, default=None, help="muon setup (default: mimocorb_gui/setups/muon_lifetime)")
+    p.add_argument(
+        "--setup", type=Path, default=None, help="muon setup (default: mimocorb_gui/setups/muon_lifetime)"
+    )
     p.add_argument("--seconds", type=float, default=20.0, help="length of every measurement")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--rate", choices=("max", "setup"), default="max")

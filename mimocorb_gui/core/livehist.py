@@ -58,6 +58,7 @@ __all__ = [
 INFO_FILE = "info.csv"
 OUTSIDE_FILE = "_outside.npy"
 LOCK_FILE = ".lock"
+LOCK_TIMEOUT = 30.0  # seconds; a process holds the lock only while adding one batch
 INFO_COLUMNS = ("Channel", "Min", "Max", "NBins", "Entries", "Underflow", "Overflow", "NaN")
 COUNT_DTYPE = np.dtype("<i8")
 
@@ -196,43 +197,29 @@ def histogram_dir(run_dir: str | Path, buffer: str) -> Path:
 
 
 class _FileLock:
-    """An exclusive lock on a file, held across processes (flock on POSIX, msvcrt on Windows)."""
+    """An exclusive lock on a file, held across processes (the ``filelock`` package: flock on POSIX,
+    msvcrt on Windows), given up with an error after ``LOCK_TIMEOUT`` s instead of waiting forever."""
 
     def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        import filelock
+
+        self._path = path
+        self._lock = filelock.FileLock(str(path), timeout=LOCK_TIMEOUT)
 
     def __enter__(self) -> _FileLock:
-        if os.name == "nt":  # pragma: no cover - exercised on Windows only
-            import msvcrt
+        import filelock
 
-            os.lseek(self._fd, 0, os.SEEK_SET)
-            while True:
-                try:
-                    msvcrt.locking(self._fd, msvcrt.LK_LOCK, 1)
-                    break
-                except OSError:
-                    continue
-        else:
-            import fcntl
-
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            raise TimeoutError(f"{self._path}: histogram lock still held after {LOCK_TIMEOUT:g} s") from None
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if os.name == "nt":  # pragma: no cover
-            import msvcrt
-
-            os.lseek(self._fd, 0, os.SEEK_SET)
-            msvcrt.locking(self._fd, msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._lock.release()
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._lock.release(force=True)
 
 
 # --------------------------------------------------------------------------------------------

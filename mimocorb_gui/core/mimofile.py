@@ -363,6 +363,12 @@ def _read_header(f, path: Path) -> tuple[dict[str, Any], int]:
             f"{path}: format version {version} is not supported (this reader: 1..{FORMAT_VERSION})"
         )
     json_length = int.from_bytes(prefix[8:16], "little")
+    size = os.fstat(f.fileno()).st_size
+    if json_length > size - PREFIX_SIZE:
+        raise MimoFormatError(
+            f"{path}: header length {json_length} is larger than the file ({size} bytes): not a .mimo file "
+            "or cut inside its header"
+        )
     raw = f.read(json_length)
     if len(raw) < json_length:
         raise MimoFormatError(f"{path}: file ends inside the JSON header ({len(raw)} of {json_length} bytes)")
@@ -389,17 +395,14 @@ class MimoReader:
         self._file = open(self.path, "rb")  # (closed in close())
         try:
             self.header, self.header_size = _read_header(self._file, self.path)
-            self.version = int(self.header.get("version", 1))
-            self.data_dtype = dtype_from_descr(self.header["data_dtype"])
-            self.metadata_dtype = dtype_from_descr(self.header["metadata_dtype"])
-            self.data_length = int(self.header["data_length"])
-            self.record_dtype = record_dtype(self.metadata_dtype, self.data_dtype, self.data_length)
-            self.record_size = self.record_dtype.itemsize
-            if "record_size" in self.header and int(self.header["record_size"]) != self.record_size:
-                raise MimoFormatError(
-                    f"{self.path}: header record_size {self.header['record_size']} does not match "
-                    f"its dtypes ({self.record_size} bytes)"
-                )
+            try:
+                self._describe_records()
+            except MimoFormatError:
+                raise
+            except (TypeError, ValueError, KeyError, OverflowError, MemoryError) as exc:
+                # a header that parses as JSON but does not describe records (issue 16: such files
+                # gave bare MemoryError / OverflowError / ZeroDivisionError without the file name)
+                raise MimoFormatError(f"{self.path}: header does not describe records: {exc}") from None
         except BaseException:
             self._file.close()
             raise
@@ -409,6 +412,27 @@ class MimoReader:
         self.n_records = 0
         self.trailing_bytes = 0
         self.refresh()
+
+    def _describe_records(self) -> None:
+        self.version = int(self.header.get("version", 1))
+        self.data_dtype = dtype_from_descr(self.header["data_dtype"])
+        self.metadata_dtype = dtype_from_descr(self.header["metadata_dtype"])
+        self.data_length = int(self.header["data_length"])
+        for what, dt in (("data_dtype", self.data_dtype), ("metadata_dtype", self.metadata_dtype)):
+            if dt.hasobject:
+                raise MimoFormatError(f"{self.path}: {what} holds Python objects, which a .mimo file cannot")
+        missing = [f for f in ("counter", "timestamp") if f not in (self.metadata_dtype.names or ())]
+        if missing:
+            raise MimoFormatError(f"{self.path}: metadata_dtype lacks {', '.join(map(repr, missing))}")
+        if self.data_length < 1:
+            raise MimoFormatError(f"{self.path}: data_length {self.data_length} (must be at least 1)")
+        self.record_dtype = record_dtype(self.metadata_dtype, self.data_dtype, self.data_length)
+        self.record_size = self.record_dtype.itemsize
+        if "record_size" in self.header and int(self.header["record_size"]) != self.record_size:
+            raise MimoFormatError(
+                f"{self.path}: header record_size {self.header['record_size']} does not match "
+                f"its dtypes ({self.record_size} bytes)"
+            )
 
     def refresh(self) -> int:
         """Re-count the complete records (the file may still grow); returns the count."""

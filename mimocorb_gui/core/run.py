@@ -6,9 +6,16 @@ worker processes; a monitor thread samples counters for rates, notices processes
 closes their sinks on their behalf if they died without doing so), and a log thread collects every
 worker's log records and printed lines into ``run.log`` and an in-memory feed.
 
+The Run works from a frozen snapshot of the setup taken when it is made (``core.runplan``): the
+editable Setup is never read again, and the monitor's look-ups are built once.
+
 Stopping is in order: importers end their loop, end of stream flows down the pipeline, exporters
-finish their files. Only if that takes longer than the timeout are buffers aborted and processes
-terminated. Shared memory is released in ``close()`` (also on garbage collection and at exit).
+finish their files. Each worker has a deadline (``stop_deadline`` seconds after it has nothing left
+to wait for, ``core.runwatch``): a process past it is named and terminated alone, its sinks are
+closed for it and the rest of the chain drains. A process that ends while its sources are still
+open is a failure whatever its exit code; a display-only observer that fails is reported and the
+acquisition goes on. At the end the log gives every buffer's account. Shared memory is released
+in ``close()`` (also on garbage collection and at exit).
 """
 
 from __future__ import annotations
@@ -16,25 +23,33 @@ from __future__ import annotations
 import atexit
 import collections
 import datetime as _dt
-import io
 import logging
 import multiprocessing
 import queue as _queue
+import signal
 import threading
 import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ruamel.yaml import YAML
-
 from mimocorb_gui.core.bufferio import StopFlag
 from mimocorb_gui.core.ringbuffer import BufferStats, Observer, RingBuffer
+from mimocorb_gui.core.runplan import RunPlan
+from mimocorb_gui.core.runwatch import StallWatch, StopDeadlines, buffer_account
+from mimocorb_gui.core.shm import free_memory, human_bytes
 from mimocorb_gui.core.workers import ProcessPlan, Worker, WorkerStats
+from mimocorb_gui.core.yaml_values import block_yaml
 
-__all__ = ["BufferRunStats", "LogEntry", "Run", "RunStats", "SetupInvalid"]
+__all__ = ["BufferRunStats", "LogEntry", "Run", "RunStats", "SetupInvalid", "StartError"]
 
 log = logging.getLogger("mimocorb.run")
+
+STOP_DEADLINE = 30.0  # seconds a worker may take to finish once it has nothing left to wait for (a
+# 2-core PC at load average 20 took over 10 s to end workers in the GUI tests)
+STALL_THRESHOLD = 10.0  # seconds a full buffer's readers may take nothing before it is reported
+_KILL_AFTER = 2.0  # seconds between terminate and kill of an overdue process (e.g. one in SIGSTOP)
+_SIGBUS = getattr(signal, "SIGBUS", None)
 
 
 class SetupInvalid(Exception):
@@ -43,6 +58,10 @@ class SetupInvalid(Exception):
     def __init__(self, problems: list) -> None:
         self.problems = problems
         super().__init__("setup has errors:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class StartError(RuntimeError):
+    """The run could not be set up (no room in shared memory, run directory impossible, ...)."""
 
 
 @dataclass(frozen=True)
@@ -71,15 +90,6 @@ class BufferRunStats:
 
     def __getattr__(self, name):
         return getattr(self.stats, name)
-
-
-def _yaml_text(data: dict) -> str:
-    """``data`` as block YAML in its own key order, written by the setup's YAML (ruamel, 1.2)."""
-    yaml = YAML(typ="rt")
-    yaml.width = 4096
-    stream = io.StringIO()
-    yaml.dump(data, stream)
-    return stream.getvalue()
 
 
 @dataclass(frozen=True)
@@ -114,14 +124,19 @@ class Run:
         start_method: str | None = None,
         notes: str = "",
         log_level: int = logging.DEBUG,
+        stop_deadline: float = STOP_DEADLINE,
+        stall_threshold: float = STALL_THRESHOLD,
     ) -> None:
         problems = setup.validate()
         errors = [p for p in problems if p.severity == "error"]
         if errors:
             raise SetupInvalid(errors)
-        self.setup = setup
+        self.setup = setup  # kept for callers; the run itself reads only the snapshot below
+        self.plan = RunPlan.from_setup(setup)
         self.problems = problems
-        self.run_root = Path(run_root) if run_root is not None else Path(setup.target_directory)
+        self.stop_deadline = float(stop_deadline)
+        self.stall_threshold = float(stall_threshold)
+        self.run_root = Path(run_root) if run_root is not None else self.plan.target_directory
         self.ctx = multiprocessing.get_context(start_method)
         self.notes = notes
         self.log_level = log_level
@@ -142,11 +157,14 @@ class Run:
         self._threads_stop = threading.Event()
         self._history: dict[str, collections.deque] = {}
         self._handled: set[tuple[str, int]] = set()
+        self._terminated: dict[tuple[str, int], float] = {}  # overdue processes: when terminate was sent
+        self._stop_time: float | None = None
+        self._hurry = False
+        self._deadlines = StopDeadlines(self.plan, self.stop_deadline)
+        self._stalls = StallWatch(self.plan, self.stall_threshold)
         self._closed = False
         self.log_listeners: list = []  # callables(LogEntry), called from the log thread
-        self.root_buffers = {
-            b for w in setup.workers.values() if not w.sources for b in w.sinks if b in setup.buffers
-        }
+        self.root_buffers = self.plan.root_buffers
 
     # ----- state ----------------------------------------------------------------------------
     @property
@@ -159,7 +177,13 @@ class Run:
 
     @property
     def failed_workers(self) -> list[str]:
-        return [n for n, w in self.workers.items() if w.failed]
+        """Failed workers that cost events (a failed display-only observer is not one of them)."""
+        return [n for n, w in self.workers.items() if w.failed and not self.plan.workers[n].display_only]
+
+    @property
+    def failed_displays(self) -> list[str]:
+        """Display-only observers that failed; the acquisition went on without them."""
+        return [n for n, w in self.workers.items() if w.failed and self.plan.workers[n].display_only]
 
     def elapsed(self) -> float:
         if self._t_start is None:
@@ -170,47 +194,63 @@ class Run:
     def _make_run_dir(self) -> Path:
         stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
         base = self.run_root / f"run_{stamp}"
+        self.run_root.mkdir(parents=True, exist_ok=True)
         path, n = base, 1
-        while path.exists():
-            n += 1
-            path = base.with_name(f"{base.name}_{n}")
-        path.mkdir(parents=True)
-        return path
+        while True:
+            try:
+                path.mkdir()  # atomic: of runs starting in the same second, each gets its own
+                return path
+            except FileExistsError:
+                n += 1
+                path = base.with_name(f"{base.name}_{n}")
+
+    def _check_memory(self) -> None:
+        need = self.plan.slot_memory
+        shm_free, ram = free_memory()
+        room = min(x for x in (shm_free, ram) if x is not None)
+        if need > room:
+            where = (
+                "free shared memory (/dev/shm)" if shm_free is not None and shm_free <= ram else "free RAM"
+            )
+            raise StartError(
+                f"the buffers need {human_bytes(need)} of shared memory, but only {human_bytes(room)} of "
+                f"{where} is left: make slot_count or data_length smaller"
+            )
 
     def start(self) -> Path:
         with self._lock:
             if self._state != "created":
                 raise RuntimeError(f"run already {self._state}; a Run starts once")
-            setup = self.setup
-            self.run_dir = self._make_run_dir()
+            plan = self.plan
+            self._check_memory()
+            try:
+                self.run_dir = self._make_run_dir()
+            except OSError as exc:
+                raise StartError(f"cannot create a run directory under {self.run_root}: {exc}") from exc
             (self.run_dir / "setup.yaml").write_text(
-                f"# resolved copy of {setup.path}\n" + _yaml_text(setup.resolved_dict()), encoding="utf-8"
+                f"# resolved copy of {plan.setup_path}\n" + block_yaml(plan.resolved), encoding="utf-8"
             )
             if self.notes:
                 self.write_notes(self.notes)
             self._log_file = open(self.run_dir / "run.log", "a", encoding="utf-8")
             self._log_queue = self.ctx.Queue()
 
-            writers = {name: 0 for name in setup.buffers}
-            for w in setup.workers.values():
-                for b in w.sinks:
-                    writers[b] += w.number_of_processes
             try:
-                for name, spec in setup.buffers.items():
+                for name, spec in plan.buffers.items():
                     rb = RingBuffer(
                         name,
                         spec.slot_count,
                         spec.data_length,
                         spec.dtype,
-                        n_writers=max(1, writers[name]),
+                        n_writers=max(1, spec.writers),
                         ctx=self.ctx,
                     )
                     self.buffers[name] = rb
-                    if writers[name] == 0:
+                    if spec.writers == 0:
                         rb.close_writer(0)  # nobody writes: readers see end of stream at once
                     self._history[name] = collections.deque(maxlen=64)
-                next_id = dict.fromkeys(setup.buffers, 0)
-                for wname, w in setup.workers.items():
+                next_id = dict.fromkeys(plan.buffers, 0)
+                for wname, w in plan.workers.items():
                     plans = []
                     for i in range(w.number_of_processes):
                         sinks = []
@@ -221,10 +261,10 @@ class Run:
                             ProcessPlan(
                                 worker=wname,
                                 index=i,
-                                file=w.file or None,
+                                file=w.file,
                                 function=w.function,
                                 config=dict(w.config),
-                                setup_dir=str(setup.setup_dir),
+                                setup_dir=str(plan.setup_dir),
                                 run_dir=str(self.run_dir),
                                 sources=[self.buffers[b] for b in w.sources],
                                 sinks=sinks,
@@ -232,6 +272,7 @@ class Run:
                                 stop_flag=self._stop_flag,
                                 log_queue=self._log_queue,
                                 log_level=self.log_level,
+                                orphan_deadline=self.stop_deadline,
                             )
                         )
                     self.workers[wname] = Worker(wname, w.function, plans)
@@ -289,11 +330,25 @@ class Run:
             for name in self.root_buffers:
                 self.buffers[name].resume()
             self._stop_flag.set()
+            self._stop_time = time.monotonic()
             self._state = "stopping"
             self._record("run", logging.INFO, reason)
 
-    def stop(self, timeout: float = 15.0) -> bool:
-        """Stop in order and wait; after ``timeout`` abort buffers, then terminate. True if all ended in order."""
+    def hurry(self) -> None:
+        """Stop now: every process that is already due to finish is terminated without waiting out
+        its deadline (the CLI's second Ctrl-C). Processes still draining their inputs go on."""
+        self.request_stop("stop requested")
+        self._hurry = True  # the monitor's next pass, once: later workers get their whole deadline
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop in order and wait; True if every process ended within ``timeout`` (see ``state``).
+
+        Overdue workers are terminated by the monitor one by one (``stop_deadline``). ``timeout``
+        (default: a deadline per worker in the chain and some) is the last resort: then buffers are
+        aborted and every process left is terminated.
+        """
+        if timeout is None:
+            timeout = self.stop_deadline * (len(self.workers) + 1) + 5.0
         self.request_stop()
         if self.wait(timeout):
             return True
@@ -329,16 +384,63 @@ class Run:
     # ----- monitor --------------------------------------------------------------------------
     def _monitor_loop(self) -> None:
         while not self._threads_stop.is_set():
-            self._sample()
-            if self._check_processes():
-                break
+            try:
+                stats = self._sample()
+                self._report_stalls(stats)
+                if self._check_processes():
+                    break
+                self._enforce_deadlines()
+            except Exception:
+                log.exception("run monitor")
+                self._record("run", logging.ERROR, "internal error in the run monitor (see the console)")
             self._threads_stop.wait(0.1)
 
-    def _sample(self) -> None:
+    def _sample(self) -> dict[str, BufferStats]:
         now = time.monotonic()
+        stats = {}
         for name, rb in self.buffers.items():
-            st = rb.stats()
+            stats[name] = st = rb.stats()
             self._history[name].append((now, st.events_written, st.deadtime_total))
+        return stats
+
+    def _report_stalls(self, stats: dict[str, BufferStats]) -> None:
+        for message in self._stalls.update(time.monotonic(), stats):
+            self._record("run", logging.WARNING, message + "; the run goes on")
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        alive = {
+            w.name: [i for i, p in enumerate(w.processes) if p.exitcode is None]
+            for w in self.workers.values()
+        }
+        stats = {name: rb.stats() for name, rb in self.buffers.items()}
+        deadline = self._deadlines.deadline
+        if self._hurry:
+            self._hurry = False
+            self._deadlines.deadline = 0.0
+        try:
+            overdue = self._deadlines.overdue(now, self._stop_time, stats, alive)
+        finally:
+            self._deadlines.deadline = deadline
+        for wname, i, waited in overdue:
+            key = (wname, i)
+            p = self.workers[wname].processes[i]
+            sent = self._terminated.get(key)
+            if sent is None:
+                self._terminated[key] = now
+                self.workers[wname].mark_failed(i, f"process {i} did not finish: terminated")
+                self._record(
+                    "run",
+                    logging.ERROR,
+                    f"worker '{wname}' process {i} has not finished after {waited:.0f} s: terminating it",
+                )
+                p.terminate()
+            elif now - sent >= _KILL_AFTER:
+                self._terminated[key] = float("inf")  # kill once
+                self._record(
+                    "run", logging.ERROR, f"worker '{wname}' process {i} ignored terminate: killing it"
+                )
+                p.kill()
 
     def _check_processes(self) -> bool:
         """Handle ended processes; returns True once all of them ended."""
@@ -348,23 +450,13 @@ class Run:
         all_done = True
         for w in self.workers.values():
             for i, p in enumerate(w.processes):
-                if p.is_alive() or p.exitcode is None:
+                if p.exitcode is None:
                     all_done = False
                     continue
                 if (w.name, i) in self._handled:
                     continue
                 self._handled.add((w.name, i))
-                for rb, wid in w.sink_ids(i):
-                    if rb.writer_open(wid):
-                        rb.close_writer(wid)  # it died without closing: end of stream must still come
-                if p.exitcode != 0:
-                    w.error = w.error or f"process {i} exited with code {p.exitcode}"
-                    self._record(
-                        "run",
-                        logging.ERROR,
-                        f"worker '{w.name}' process {i} failed (exit code {p.exitcode}); stopping the run",
-                    )
-                    self.request_stop(f"stopping because worker '{w.name}' failed")
+                self._process_ended(w, i, p.exitcode)
         self._abort_unread_buffers()
         if all_done:
             with self._lock:
@@ -372,19 +464,66 @@ class Run:
                 self._state = "failed" if self.failed_workers else "finished"
             self._sample()
             self._record("run", logging.INFO, f"run {self._state} after {self.elapsed():.1f} s")
+            for line in self.account():
+                self._record("run", logging.INFO, line)
         return all_done
+
+    def _process_ended(self, w: Worker, i: int, exitcode: int) -> None:
+        spec = self.plan.workers[w.name]
+        for rb, wid in w.sink_ids(i):
+            if rb.writer_open(wid):
+                rb.close_writer(wid)  # it died without closing: end of stream must still come
+        problem = ""
+        if exitcode == 0:
+            still_open = [b for b in spec.sources if not self.buffers[b].closed]
+            if still_open:
+                unread = {b: self.buffers[b].stats() for b in still_open}
+                problem = (
+                    f"process {i} ended while its source(s) "
+                    + ", ".join(
+                        f"'{b}' ({s.events_written - s.events_read} events not yet read)"
+                        for b, s in unread.items()
+                    )
+                    + " were still open"
+                )
+                w.mark_failed(i, problem)
+        elif _SIGBUS is not None and exitcode == -_SIGBUS:
+            problem = f"process {i} was killed by SIGBUS (exit code {exitcode}): shared memory exhausted (is /dev/shm full?)"
+        elif (w.name, i) in self._terminated:
+            problem = f"process {i} was terminated after the stop deadline (exit code {exitcode})"
+        else:
+            problem = f"process {i} failed (exit code {exitcode})"
+        if not problem:
+            return
+        w.error = w.error or problem
+        if spec.display_only:
+            self._record(
+                "run",
+                logging.ERROR,
+                f"display worker '{w.name}' {problem}; the acquisition goes on without it",
+            )
+            return
+        self._record("run", logging.ERROR, f"worker '{w.name}' {problem}; stopping the run")
+        self.request_stop(f"stopping because worker '{w.name}' failed")
 
     def _abort_unread_buffers(self) -> None:
         """A buffer whose readers have all ended would block its writers forever: drop instead."""
         for name, rb in self.buffers.items():
             if rb.closed or rb.aborted:
                 continue
-            readers = [w for w in self.workers.values() if name in self.setup.workers[w.name].sources]
-            if readers and all(w.alive == 0 for w in readers):
-                rb.abort()
-                self._record(
-                    "run", logging.WARNING, f"buffer '{name}' has no reader left: new events are dropped"
-                )
+            readers = self.plan.buffers[name].readers
+            if not readers or any(self.workers[r].alive for r in readers):
+                continue
+            if rb.closed:  # closed meanwhile: readers end only after the end of stream, nothing is lost
+                continue
+            rb.abort()
+            self._record(
+                "run", logging.WARNING, f"buffer '{name}' has no reader left: new events are dropped"
+            )
+
+    def account(self) -> list[str]:
+        """Per buffer: written, read, dropped while paused, dropped without reader (and left unread)."""
+        return [buffer_account(rb.stats()) for rb in self.buffers.values()]
 
     # ----- logs -----------------------------------------------------------------------------
     def _record(self, worker: str, levelno: int, message: str) -> None:

@@ -3,7 +3,13 @@
 ``process_main`` is what runs inside each child: it sends the child's log records and its
 stdout/stderr lines to the parent through a log queue (never the data path), builds the
 ``BufferIO``, calls the worker function and, whatever happens, closes the process's sinks and
-drains its sources so that the rest of the pipeline ends in order.
+drains its sources so that the rest of the pipeline ends in order (events drained unread are
+counted in the log).
+
+Each process watches its controller (the parent's sentinel: a pipe on POSIX, a process handle on
+Windows). When the controller dies (``kill -9``, a crash, the GUI closed by the OOM killer), the
+process asks the run to stop in order itself, within the time the operating system takes to close
+the pipe; a process still running ``orphan_deadline`` seconds later closes its sinks and leaves.
 """
 
 from __future__ import annotations
@@ -11,9 +17,12 @@ from __future__ import annotations
 import io as _io
 import logging
 import logging.handlers
+import multiprocessing
 import os
 import signal
 import sys
+import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
@@ -45,6 +54,7 @@ class ProcessPlan:
     stop_flag: StopFlag
     log_queue: Any
     log_level: int = logging.DEBUG
+    orphan_deadline: float = 30.0  # seconds to finish in order after the controller died
 
 
 class _LineLogger(_io.TextIOBase):
@@ -118,11 +128,83 @@ def yield_cpu_to_acquisition() -> str:
         return "unchanged"
 
 
+def _append_run_log(plan: ProcessPlan, message: str) -> None:
+    """A line straight into run.log (the controller that collects log records is gone)."""
+    stamp = time.strftime("%H:%M:%S")
+    try:
+        with open(Path(plan.run_dir) / "run.log", "a", encoding="utf-8") as f:
+            f.write(f"{stamp}.000 WARNING [{plan.worker}] {message}\n")
+    except OSError:
+        pass
+
+
+def _orphaned(plan: ProcessPlan) -> None:
+    """The controller died: stop the run in order from here, and leave if that takes too long."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)  # the log queue has no reader any more: a full pipe would block exit
+    try:
+        plan.log_queue.cancel_join_thread()
+    except (AttributeError, OSError):  # pragma: no cover
+        pass
+    sys.stdout = sys.stderr = open(os.devnull, "w")
+    _append_run_log(
+        plan,
+        f"the controlling process ended: process {plan.index} stops in order "
+        f"(leaving after {plan.orphan_deadline:g} s at most)",
+    )
+    plan.stop_flag.set()
+    time.sleep(plan.orphan_deadline)
+    _append_run_log(
+        plan,
+        f"process {plan.index} did not finish {plan.orphan_deadline:g} s after its controller ended: leaving",
+    )
+    for rb, wid in plan.sinks:
+        try:
+            rb.close_writer(wid)
+        except Exception:
+            pass
+    os._exit(EXIT_FAILED)
+
+
+def watch_parent(plan: ProcessPlan, poll: float = 0.5) -> threading.Thread:
+    """Start a daemon thread that calls ``_orphaned`` when the controller ends.
+
+    Two signs, either suffices: the parent's sentinel becomes ready (spawn, forkserver, Windows),
+    or the parent pid changes because this process was re-parented (POSIX; under fork a later
+    sibling inherits the pipe behind an earlier one's sentinel and keeps it from closing).
+    """
+    parent = multiprocessing.parent_process()
+    sentinel = getattr(parent, "sentinel", None)
+    ppid = os.getppid()
+
+    def watch() -> None:
+        from multiprocessing.connection import wait
+
+        while True:
+            if sentinel is not None:
+                if wait([sentinel], timeout=poll):
+                    break
+            else:
+                time.sleep(poll)
+            if os.getppid() != ppid:
+                break
+        _orphaned(plan)
+
+    t = threading.Thread(target=watch, name="mimocorb-parent-watch", daemon=True)
+    t.start()
+    return t
+
+
 def process_main(plan: ProcessPlan) -> None:
     """Body of one worker process."""
     # Ctrl-C goes to the controlling process, which stops in order
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if plan.observes and not plan.sources and not plan.sinks:
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal: the controller stops in order
+    watch_parent(plan)
+    display_only = bool(plan.observes) and not plan.sources and not plan.sinks
+    if display_only:
         yield_cpu_to_acquisition()  # an observer must never slow the data path down
     logger = _setup_child_logging(plan)
     io = BufferIO(
@@ -154,11 +236,18 @@ def process_main(plan: ProcessPlan) -> None:
             "".join(traceback.format_exception(exc)).rstrip(),
         )
     finally:
-        if code != 0:
+        if code != 0 and not display_only:  # a failed display costs no event: the acquisition goes on
             plan.stop_flag.set()  # the run ends in order: importers stop, and draining below can finish
         try:
             io.shutdown_sinks()
-            io.drain_sources()
+            discarded = io.drain_sources()
+            if discarded:
+                logger.warning(
+                    "worker '%s' (process %d): %d event(s) left in its sources were discarded unread",
+                    plan.worker,
+                    plan.index,
+                    discarded,
+                )
         except BaseException as exc:
             logger.error("worker '%s': cleanup failed: %s", plan.worker, exc)
             code = EXIT_FAILED
@@ -204,6 +293,7 @@ class Worker:
     plans: list[ProcessPlan]
     processes: list = field(default_factory=list)
     error: str = ""
+    problems: dict[int, str] = field(default_factory=dict)  # failures the exit code does not show
     _ps: dict = field(default_factory=dict)
 
     def start(self, ctx: BaseContext) -> None:
@@ -229,7 +319,11 @@ class Worker:
 
     @property
     def failed(self) -> bool:
-        return any(c not in (None, 0) for c in self.exitcodes)
+        return bool(self.problems) or any(c not in (None, 0) for c in self.exitcodes)
+
+    def mark_failed(self, index: int, problem: str) -> None:
+        """Count process ``index`` as failed whatever its exit code (e.g. it left its sources open)."""
+        self.problems.setdefault(index, problem)
 
     def sink_ids(self, index: int) -> list[tuple[RingBuffer, int]]:
         return self.plans[index].sinks
@@ -273,7 +367,7 @@ class Worker:
     def kill(self) -> None:
         for p in self.processes:
             if p.is_alive():
-                os.kill(p.pid, signal.SIGKILL)
+                p.kill()  # SIGKILL on POSIX, TerminateProcess on Windows
 
     def join(self, timeout: float | None = None) -> None:
         for p in self.processes:

@@ -18,7 +18,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-__all__ = ["parse_value", "format_value"]
+__all__ = ["parse_value", "format_value", "block_yaml"]
 
 _NULL_WORDS = ("null", "Null", "NULL", "~")
 
@@ -108,3 +108,13 @@ def format_value(value: Any) -> str:
                 return text  # reads back as itself: no quotes needed
         return _dump(text)
     return _dump(value)
+
+
+def block_yaml(data: Any) -> str:
+    """Plain ``data`` as block YAML in its own key order, written by the setup's YAML (the run
+    directory's resolved ``setup.yaml``, a served run's setup)."""
+    yaml = YAML(typ="rt")
+    yaml.width = 4096
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -48,13 +50,25 @@ def _events(
         buffer_io.shutdown_sinks()
 
 
+def _file_name_problem(name, key: str) -> str | None:
+    """Why ``name`` cannot be a file in the run directory (it must not leave it), or None."""
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or "\0" in name
+        or "\\" in name
+        or Path(name).name != name
+        or name in (".", "..")
+    ):
+        return f"'{key}' must be a plain file name (saved in the run directory), got {name!r}"
+    return None
+
+
 def _plain_name(buffer_io: BufferIO, key: str, default: str, suffix: str) -> str:
     name = buffer_io.get(key) or default
-    if not isinstance(name, str) or not name.strip() or Path(name).name != name or name in (".", ".."):
-        raise ValueError(
-            f"worker '{buffer_io.name}': config '{key}' must be a plain file name (saved in the run "
-            f"directory), got {name!r}"
-        )
+    problem = _file_name_problem(name, key)
+    if problem:
+        raise ValueError(f"worker '{buffer_io.name}': config {problem}")
     return name if name.endswith(suffix) else name + suffix
 
 
@@ -259,12 +273,68 @@ def _open_exclusive(run_dir: Path, filename: str):
     for i in range(1000):
         path = run_dir / (filename if i == 0 else f"{stem}_{i}{suffix}")
         try:
-            return path, open(path, "x", encoding="utf-8", newline="")
+            return path, open(path, "xb", buffering=0)  # closed by the caller
         except FileExistsError:
             continue
     raise RuntimeError(f"no free file name {stem}_<n>.csv in {run_dir}")
 
 
+class DiskFull(OSError):
+    """The disk filled up; the file was cut back to its last whole record."""
+
+
+class WholeRecordFile:
+    """Appends chunks of whole records (lines) to an unbuffered binary file.
+
+    Every chunk goes to the operating system at once; when the disk fills up halfway (ENOSPC), the
+    file is truncated back to the end of the last whole chunk, so readers never see a cut record
+    (pandas reads a cut ``3.53e-05`` as ``3.5``), and ``DiskFull`` says how many records were lost.
+    """
+
+    def __init__(self, path: Path, raw) -> None:
+        self.path = path
+        self._raw = raw
+        self.size = 0  # bytes of whole records in the file
+        self.records = 0
+
+    def append(self, text: str, records: int = 0) -> None:
+        data = memoryview(text.encode("utf-8"))
+        done = 0
+        try:
+            while done < len(data):
+                done += self._raw.write(data[done:]) or 0
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            os.ftruncate(self._raw.fileno(), self.size)
+            raise DiskFull(
+                exc.errno,
+                f"{self.path.name}: the disk is full: {records} record(s) could not be written; "
+                f"the file ends with its last whole record ({self.records} kept)",
+            ) from None
+        self.size += len(data)
+        self.records += records
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+def _check_csv(config, sources=(), **_) -> list[str]:
+    problems = []
+    if config.get("filename"):
+        problem = _file_name_problem(config["filename"], "filename")
+        if problem:
+            problems.append(problem)
+    for source in sources:
+        if source.data_length not in (None, 1):
+            problems.append(
+                f"source '{source.name}' has data_length {source.data_length}; exporters.csv writes one row "
+                "per event and needs data_length = 1 (use data.export for waveforms)"
+            )
+    return problems
+
+
+@setup_check(_check_csv)
 def csv(buffer_io: BufferIO) -> None:
     """mimoCoRB2 Function: Save data from the source buffer to a CSV file.
 
@@ -319,7 +389,8 @@ def csv(buffer_io: BufferIO) -> None:
         raise ValueError(f"worker '{buffer_io.name}': source '{source.name}': {exc}") from None
     run_dir = Path(buffer_io.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    path, f = _open_exclusive(run_dir, filename)
+    path, raw = _open_exclusive(run_dir, filename)
+    out = WholeRecordFile(path, raw)
     rows = CSV_CHUNK_ROWS
     metas = np.zeros(rows, dtype=meta_dtype)
     datas = np.zeros(rows, dtype=source.dtype)
@@ -333,15 +404,13 @@ def csv(buffer_io: BufferIO) -> None:
     def save() -> None:
         nonlocal n, written
         if n:
-            f.write(formatter.rows(metas[:n], datas[:n]))
-            written += n
-            n = 0
-        f.flush()
+            chunk, n = n, 0  # a chunk lost to a full disk is not tried again
+            out.append(formatter.rows(metas[:chunk], datas[:chunk]), chunk)
+            written += chunk
 
     buffer_io.logger.info("writing %s", path)
-    with f:
-        f.write(formatter.header())
-        f.flush()
+    with raw:
+        out.append(formatter.header())
         try:
             for meta, data in _events(buffer_io, reader, idle=min(save_interval, 1.0)):
                 if data is not None:

@@ -121,7 +121,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         if editor_cls is not None:
             try:
                 self.editor = editor_cls(self)
-            except Exception as exc:
+            except Exception as exc:  # no answer, refused keys, a malformed setup: say so
                 self.editor_loader.error = f"{type(exc).__name__}: {exc}"
                 log.exception("graph editor failed to start")
                 self.editor = None
@@ -226,6 +226,51 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         self._update_actions()
         self._update_title()
         self.statusBar().showMessage(f"Opened {setup.path}", 5000)
+        return True
+
+    def ask_connection(self) -> tuple[str, str] | None:
+        """Address and key file of a served run, from the Connect to Run dialog (tests replace this)."""
+        from mimocorb_gui.ui.connect_run import ConnectDialog
+
+        dialog = ConnectDialog(self)
+        return dialog.values() if dialog.exec() == ConnectDialog.DialogCode.Accepted else None
+
+    def connect_run(self) -> bool:
+        """File ▸ Connect to Run…: show a served run in the same docks as a local one."""
+        from mimocorb_gui.core.setup import Setup
+        from mimocorb_gui.ui.connect_run import connect_remote_run
+
+        if self.controller.busy:
+            self.inform("Connect to Run", "A run is in progress here. Stop it before connecting to another.")
+            return False
+        if not self._may_discard_changes("connecting to a run"):
+            return False
+        answer = self.ask_connection()
+        if answer is None:
+            return False
+        try:
+            remote = connect_remote_run(*answer)
+            setup = Setup.from_text(remote.setup_text, Path.cwd() / f"{remote.setup_name}.yaml")
+        except Exception as exc:
+            self.inform("Connect to Run", f"Cannot connect:\n{exc}")
+            return False
+        self._save_layout()
+        self.setup = setup
+        self.controller.set_setup(setup)
+        if self.editor is not None:
+            self.editor.set_setup(setup)
+            self.stack.setCurrentWidget(self.editor)
+        else:
+            self.overview.set_setup(setup)
+            self.stack.setCurrentWidget(self.overview)
+        self._rebuild_docks()
+        self._restore_layout()
+        self._error_entries = []
+        self.controller.watch(remote)
+        self._update_title()
+        self.statusBar().showMessage(
+            f"Connected to {remote.address} (run directory there: {remote.run_dir})", 8000
+        )
         return True
 
     def _may_discard_changes(self, doing: str) -> bool:

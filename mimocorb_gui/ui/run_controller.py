@@ -63,6 +63,7 @@ class RunController(QObject):
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self.poll)
         self.start_seconds: float | None = None  # how long Run.start() took, for the log
+        self.attached = False  # the run shown is one served elsewhere (watch()), not ours
         self.run_root: Path | None = None  # where run_<timestamp> goes; None: the setup's target_directory
 
     # ----- properties -------------------------------------------------------------------------
@@ -158,6 +159,38 @@ class RunController(QObject):
         self.poll()
         return run_dir
 
+    def watch(self, source) -> None:
+        """Show a run that runs elsewhere (a ``RunSource``, e.g. ``core.remote.client.RemoteRun``).
+
+        The docks see it exactly as a local run; pause/resume/stop go to it. Closing the window or
+        finishing detaches (``source.close()``): a served run goes on.
+        """
+        if self.busy:
+            raise RuntimeError(f"a run is already {self._state}")
+        self._run = source
+        self._run_dir = source.run_dir
+        self._duration = None
+        self._live_time = 0.0
+        self._stats_time = 0.0
+        self._live_clock.start()
+        self.attached = True
+        self._set_state(source.state)
+        self._timer.start()
+        self.run_started.emit(source.run_dir)
+        self.countdown_changed.emit(-1.0)
+        self.poll()
+
+    def detach(self) -> None:
+        """Stop showing a served run (it goes on without this viewer); the controller is ready again."""
+        if not self.attached or self._run is None:
+            return
+        run, self._run = self._run, None
+        self.attached = False
+        self._timer.stop()
+        self.run_finishing.emit()
+        run.close()
+        self._set_state("ready")
+
     def pause(self) -> None:
         if self._run is not None and self._state == "running":
             self._run.pause()
@@ -184,6 +217,9 @@ class RunController(QObject):
     def stop_and_wait(self, timeout: float = 15.0, progress=None) -> bool:
         """Stop in order and wait while keeping the window alive; abort after ``timeout``. True if in order."""
         if self._run is None or not self.busy:
+            return True
+        if self.attached:  # a served run goes on without this viewer
+            self.detach()
             return True
         self.stop("stopping before quitting")
         deadline = time.monotonic() + timeout
@@ -245,6 +281,7 @@ class RunController(QObject):
         final = run.stats()
         self._last_stats = final
         self._run = None
+        self.attached = False
         try:
             run.close(timeout=5.0)
         finally:
@@ -270,12 +307,14 @@ class RunController(QObject):
         self.state_changed.emit(state)
 
     def shutdown(self, timeout: float = 15.0) -> None:
-        """Stop a run in progress (in order, then abort) and release everything."""
+        """Stop a run in progress (in order, then abort) and release everything; detach from a served run."""
+        self.detach()
         if self.busy:
             self.stop_and_wait(timeout)
         if self._run is not None:
             run = self._run
             self._run = None
+            self.attached = False
             self._timer.stop()
             self.run_finishing.emit()
             run.close(timeout=2.0)

@@ -39,6 +39,13 @@ class WindowActions:
         a("open", "&Open Setup…", self.open_dialog, QKeySequence.StandardKey.Open, "Open a setup file")
         a("reload", "&Reload Setup", self.reload_setup, "Ctrl+R", "Read the setup file again")
         a(
+            "connect_run",
+            "&Connect to Run…",
+            self.connect_run,
+            None,
+            "Watch (with its key: control) a headless run served by 'mimocorb run --serve'",
+        )
+        a(
             "quit",
             "&Quit",
             self.close,
@@ -143,6 +150,7 @@ class WindowActions:
         self.recent_menu = m.addMenu("Open &Recent")
         self._fill_recent_menu()
         m.addAction(self.actions["reload"])
+        m.addAction(self.actions["connect_run"])
         if self.editor is not None:
             m.addSeparator()
             for name in ("save", "save_as"):

@@ -14,7 +14,7 @@ from typing import Any
 
 from ruamel.yaml.error import YAMLError
 
-from mimocorb_gui.core import loader
+from mimocorb_gui.core import loader, setuplimits
 from mimocorb_gui.core.setup.specs import _describe, to_plain
 from mimocorb_gui.core.setup.yamledit import _read_config_file
 
@@ -58,9 +58,11 @@ def merged_config(
                 continue
             try:
                 data = _read_config_file(path)
-            except (OSError, YAMLError, UnicodeDecodeError) as exc:
+            except (OSError, YAMLError, UnicodeDecodeError, setuplimits.LimitError) as exc:
                 if problems is not None:
                     detail = str(exc).strip().replace("\n", " ")
+                    if isinstance(exc, setuplimits.LimitError) and exc.line:
+                        detail = f"line {exc.line}, column {exc.column}: {detail}"
                     problems.append((where, f"cannot read config file '{entry}' ({path}): {detail}"))
                 continue
             if not isinstance(data, Mapping):

@@ -17,7 +17,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.mergevalue import MergeValue
 from ruamel.yaml.scalarstring import ScalarString
 
-from mimocorb_gui.core import loader
+from mimocorb_gui.core import loader, setuplimits
 from mimocorb_gui.core.setup import configs
 from mimocorb_gui.core.setup.specs import (
     _NEW_SETUP_TEXT,
@@ -104,6 +104,10 @@ class Setup:
         except OSError as exc:
             raise SetupError(f"{path}: cannot read setup file: {exc.strerror or exc}", path=path) from None
         try:
+            setuplimits.check_size(len(data))
+        except setuplimits.LimitError as exc:
+            raise SetupError(f"{path.name}: {exc.message}", path=path) from None
+        try:
             text, newline, bom = _decode(data)
         except UnicodeDecodeError as exc:
             raise SetupError(
@@ -125,6 +129,11 @@ class Setup:
 
     @classmethod
     def _from_text(cls, text: str, path: Path, *, newline: str, bom: bool) -> Setup:
+        try:
+            setuplimits.check_yaml(text)  # before ruamel builds anything: bombs, depth, size
+        except setuplimits.LimitError as exc:
+            where = f"{path.name}:{exc.line}:{exc.column}" if exc.line else path.name
+            raise SetupError(f"{where}: {exc.message}", line=exc.line, column=exc.column) from None
         doc = cls._parse(text, path.name)
         return cls(doc, path, text=text, newline=newline, bom=bom)
 

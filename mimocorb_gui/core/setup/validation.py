@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ruamel.yaml.comments import CommentedSeq
 
-from mimocorb_gui.core import loader
+from mimocorb_gui.core import loader, setuplimits
+from mimocorb_gui.core.setup import limits
 from mimocorb_gui.core.setup.specs import (
     BUFFER_KEYS,
     BUFFERS,
@@ -107,7 +109,10 @@ class _Validator:
         if isinstance(workers, Mapping):
             for name, raw in workers.items():
                 self.worker(name, raw, workers, buffer_names, users)
+        if isinstance(buffers, Mapping):
+            limits.check_memory(self)
         if isinstance(buffers, Mapping) and isinstance(workers, Mapping):
+            limits.check_cycles(self, users)
             self.graph(buffers, valid_buffers, users)
             self.template_rules(workers)
             self.function_configs(workers)
@@ -153,6 +158,18 @@ class _Validator:
                     f"must be a string path (absolute, relative to the setup file, or ~/...), found {_describe(value)}",
                     line=_line_of(self.doc, "target_directory"),
                 )
+            elif isinstance(value, str) and value.strip():
+                self.target_directory(value)
+
+    def target_directory(self, value: str) -> None:
+        """A run directory must be possible there (nothing is created by the check)."""
+        raw = os.path.expandvars(value.strip())
+        path = raw if "\0" in raw else os.path.abspath(self.setup.setup_dir / Path(raw).expanduser())
+        problem = setuplimits.target_directory_problem(path)
+        if problem:
+            self.error(
+                "target_directory", f"'{value}' {problem}", line=_line_of(self.doc, "target_directory")
+            )
 
     def unknown_keys(
         self, raw: Mapping[str, Any], valid: tuple[str, ...], where: str, node: tuple[str, str]
@@ -169,13 +186,27 @@ class _Validator:
     # ---- buffers
 
     def positive_int(
-        self, raw: Mapping[str, Any], key: str, where: str, node: tuple[str, str], example: int
+        self,
+        raw: Mapping[str, Any],
+        key: str,
+        where: str,
+        node: tuple[str, str],
+        example: int,
+        maximum: int = setuplimits.MAX_SIZE_VALUE,
     ) -> int | None:
         if key not in raw:
             return None
         value = raw[key]
-        if _is_int(value) and value > 0:
+        if _is_int(value) and 0 < value <= maximum:
             return int(value)
+        if _is_int(value) and value > maximum:
+            self.error(
+                f"{where}.{key}",
+                f"{key} {int(value)} is too large (at most {maximum})",
+                node=node,
+                line=_line_of(raw, key),
+            )
+            return None
         if _is_int(value) or isinstance(value, float):
             found = f"found {to_plain(value)!r}"
         else:
@@ -191,6 +222,7 @@ class _Validator:
     def buffer(self, name: Any, raw: Any, section: Mapping[str, Any]) -> int | None:
         where = f"{BUFFERS}.{name}"
         node = ("buffer", str(name))
+        limits.check_name(self, name, "buffer", where, node, section)
         if not isinstance(name, str):
             self.error(
                 where,
@@ -277,6 +309,16 @@ class _Validator:
                     node=node,
                     line=line,
                 )
+            elif setuplimits.dtype_problem(parsed):
+                self.error(
+                    loc,
+                    f"bad dtype '{dt}': {setuplimits.dtype_problem(parsed)} (valid examples: {examples})",
+                    node=node,
+                    line=line,
+                )
+            problem = setuplimits.name_problem(fname, "field")
+            if problem:
+                self.error(loc, problem, node=node, line=line)
 
     # ---- workers
 
@@ -305,7 +347,10 @@ class _Validator:
                 line=_line_of(section, name),
             )
             return
-        nproc = self.positive_int(raw, "number_of_processes", where, node, 1)
+        limits.check_name(self, name, "worker", where, node, section)
+        nproc = self.positive_int(
+            raw, "number_of_processes", where, node, 1, maximum=setuplimits.MAX_PROCESSES
+        )
         nproc = nproc or 1
         file_ok = True
         file = raw.get("file")
@@ -439,6 +484,7 @@ class _Validator:
             spec = specs.get(wname)
             if spec is None:
                 continue
+            limits.check_documented_types(self, wname, spec, doc, workers)
             for c in doc.configs:
                 if c.default is None and c.key not in spec.config:
                     what = f": {c.description}" if c.description else ""

@@ -519,7 +519,12 @@ def _located(exc: Exception, name: str) -> SetupError:
 
 
 def _read_config_file(path: Path) -> Any:
-    yaml = YAML(typ="safe", pure=True)
-    with open(path, encoding="utf-8") as stream:
-        data = yaml.load(stream)
+    """A config file's data; ``setuplimits.LimitError`` (with its line) for files too large, too
+    deeply nested or expanding too far."""
+    from mimocorb_gui.core import setuplimits
+
+    setuplimits.check_size(path.stat().st_size)
+    text = path.read_text(encoding="utf-8")
+    setuplimits.check_yaml(text)
+    data = YAML(typ="safe", pure=True).load(text)
     return {} if data is None else data

@@ -1,0 +1,222 @@
+"""Events between processes over ZeroMQ (network.send -> network.receive) beside the ring buffer alone.
+
+    .venv/bin/python benchmarks/bench_network.py [--quick] [--repeats 3] [--kind small|waveform]
+
+Rows, each run in the same command and repeated (median printed, with min..max):
+
+- ``ring buffer``: importer process -> ring buffer -> checking exporter process (the floor).
+- ``ipc://`` and ``tcp://127.0.0.1``: importer -> ring buffer -> ``network.send`` process -> the
+  network -> ``network.receive`` process -> ring buffer -> checking exporter: the real functions, one
+  extra hop and two extra processes.
+- ``tcp + lossy copy``: the tcp row while ``network.send`` also passes every event on to a second
+  buffer that a lossy ``network.send`` streams to a slow monitor (5 ms per event): the lossless rate
+  beside the tcp row, and the drops the monitor's sender and receiver counted.
+
+Small events: data_length 1 (x f8, y f8, z i4); waveforms: 4 x 4250 float32. Integrity is part of
+every row: exactly N events arrive, counters 0..N-1 once each, in order. Printed as a table, never
+an assertion. Other work on the machine changes the numbers: compare rows of one command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mimocorb_gui.core.bufferio import BufferIO, StopFlag  # E402
+from mimocorb_gui.core.ringbuffer import RingBuffer  # E402
+from mimocorb_gui.core.templates import Exporter, Importer  # E402
+from mimocorb_gui.functions import network  # E402
+
+CASES = {
+    "small": dict(slot_count=64, data_length=1, dtype={"x": "f8", "y": "f8", "z": "i4"}, n=100_000),
+    "waveform": dict(slot_count=64, data_length=4250, dtype={f"ch{c}": "f4" for c in "ABCD"}, n=5_000),
+}
+
+
+MONITOR_DELAY = 0.005  # s per event: the monitor is far slower than the stream and must drop
+
+
+def _quiet_logger(name: str) -> logging.Logger:
+    logger = logging.getLogger(f"bench.{name}")
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    return logger
+
+
+def importer_main(rb, n, go, t_start):
+    io = BufferIO("importer", [], [rb.writer(0)], [])
+    imp = Importer(io)
+    event = np.ones(imp.data_example.shape, dtype=imp.data_example.dtype)
+
+    def ufunc():
+        for _ in range(n):
+            yield event
+        yield None
+
+    go.wait()
+    t_start.value = time.perf_counter()
+    imp(ufunc)
+
+
+def checker_main(rb, queue, delay=0.0):
+    io = BufferIO("checker", [rb.reader()], [], [])
+    counters = []
+    for _data, meta in Exporter(io):
+        counters.append(int(meta["counter"][0]))
+        if delay:
+            time.sleep(delay)
+    queue.put((time.perf_counter(), np.asarray(counters, dtype=np.int64)))
+
+
+def sender_main(source, sinks, config):
+    io = BufferIO(
+        "send",
+        [source.reader()],
+        [rb.writer(0) for rb in sinks],
+        [],
+        config=config,
+        logger=_quiet_logger("send"),
+    )
+    network.send(io)
+
+
+def receiver_main(sink, config, queue=None, stop_flag=None):
+    logger = _quiet_logger("receive")
+    lines = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+
+    logger.addHandler(Keep())
+    logger.setLevel(logging.INFO)
+    io = BufferIO("receive", [], [sink.writer(0)], [], config=config, logger=logger, stop_flag=stop_flag)
+    network.receive(io)
+    if queue is not None:
+        queue.put(lines[-1] if lines else "")
+
+
+def sender_drops_main(source, config, queue):
+    logger = _quiet_logger("monitor")
+    lines = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+
+    logger.addHandler(Keep())
+    logger.setLevel(logging.INFO)
+    io = BufferIO("monitor-send", [source.reader()], [], [], config=config, logger=logger)
+    network.send(io)
+    queue.put(lines[-1] if lines else "")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_row(kind: str, transport: str, n: int, ctx, tmp: Path, lossy_copy: bool = False) -> dict:
+    case = CASES[kind]
+    make = lambda name: RingBuffer(name, case["slot_count"], case["data_length"], case["dtype"], ctx=ctx)  # noqa: E731
+    raw = make("Raw")
+    buffers = [raw]
+    go, t_start, queue = ctx.Event(), ctx.Value("d", 0.0), ctx.Queue()
+    procs = [ctx.Process(target=importer_main, args=(raw, n, go, t_start))]
+    monitor = None
+    if transport == "ring":
+        procs.append(ctx.Process(target=checker_main, args=(raw, queue)))
+    else:
+        address = f"ipc://{tmp}/link-{kind}.ipc" if transport == "ipc" else f"tcp://127.0.0.1:{_free_port()}"
+        received = make("Received")
+        buffers.append(received)
+        sinks = []
+        if lossy_copy:
+            copy, mon = make("Copy"), make("Monitor")
+            buffers += [copy, mon]
+            sinks = [copy]
+            mon_address = f"tcp://127.0.0.1:{_free_port()}"
+            monitor, monitor_stop = ctx.Queue(), StopFlag(ctx)
+            cfg = {"address": mon_address, "lossy": True, "heartbeat": 0.5}
+            procs += [
+                ctx.Process(target=sender_drops_main, args=(copy, cfg, monitor)),
+                ctx.Process(target=receiver_main, args=(mon, cfg | {"senders": 1}, monitor, monitor_stop)),
+                ctx.Process(target=checker_main, args=(mon, ctx.Queue(), MONITOR_DELAY)),
+            ]
+        cfg = {"address": address, "heartbeat": 0.5}
+        procs += [
+            ctx.Process(target=receiver_main, args=(received, cfg | {"senders": 1})),
+            ctx.Process(target=sender_main, args=(raw, sinks, cfg)),
+            ctx.Process(target=checker_main, args=(received, queue)),
+        ]
+    for p in procs:
+        p.start()
+    time.sleep(0.5)  # sockets bound and connected
+    go.set()
+    t_end, counters = queue.get(timeout=600)
+    notes = ""
+    if monitor is not None:  # the lossless stream is through: stop the monitor, collect its counts
+        monitor_stop.set()
+        notes = " | ".join(sorted(monitor.get(timeout=60) for _ in range(2)))
+    for p in procs:
+        p.join(60)
+    for rb in buffers:
+        rb.unlink()
+    ok = len(counters) == n and np.array_equal(counters, np.arange(n))
+    seconds = t_end - t_start.value
+    event_bytes = case["data_length"] * np.dtype([(k, v) for k, v in case["dtype"].items()]).itemsize
+    return {"rate": n / seconds, "mb": n * event_bytes / seconds / 1e6, "ok": ok, "notes": notes}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the events")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--kind", choices=sorted(CASES), action="append")
+    args = parser.parse_args()
+    ctx = multiprocessing.get_context("fork")
+    rows = [
+        ("ring buffer", "ring", False),
+        ("ipc://", "ipc", False),
+        ("tcp://127.0.0.1", "tcp", False),
+        ("tcp + lossy copy", "tcp", True),
+    ]
+    print(
+        f"{'events':<9} {'path':<18} {'events/s':>10} {'(min..max)':>20} {'MB/s':>8} {'vs ring':>8} integrity"
+    )
+    with tempfile.TemporaryDirectory(prefix="mcrb-bench") as tmp:
+        for kind in args.kind or ["small", "waveform"]:
+            n = CASES[kind]["n"] // (10 if args.quick else 1)
+            results = {label: [] for label, _, _ in rows}
+            for _ in range(args.repeats):  # rows interleaved: machine load hits them alike
+                for label, transport, lossy in rows:
+                    results[label].append(run_row(kind, transport, n, ctx, Path(tmp), lossy))
+            ring = statistics.median(r["rate"] for r in results["ring buffer"])
+            for label, _, _ in rows:
+                rs = results[label]
+                rate = statistics.median(r["rate"] for r in rs)
+                mb = statistics.median(r["mb"] for r in rs)
+                span = f"({min(r['rate'] for r in rs):.0f}..{max(r['rate'] for r in rs):.0f})"
+                ok = "ok" if all(r["ok"] for r in rs) else "FAILED"
+                print(
+                    f"{kind:<9} {label:<18} {rate:>10.0f} {span:>20} {mb:>8.1f} {rate / ring:>8.2f} {ok} (N={n})"
+                )
+                if rs[-1]["notes"]:
+                    print(f"{'':<9} {'':<18} monitor: {rs[-1]['notes']}")
+    print(f"median of {args.repeats}; machine load at the end: {open('/proc/loadavg').read().split()[0]}")
+
+
+if __name__ == "__main__":
+    main()

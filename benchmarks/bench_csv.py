@@ -32,8 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mimocorb_gui.core.mimofile import METADATA_DTYPE  # noqa: E402
-from mimocorb_gui.functions.exporters import CsvFormatter  # noqa: E402
+from mimocorb_gui.core.mimofile import METADATA_DTYPE
+from mimocorb_gui.functions.exporters import CsvFormatter
 
 FIELDS = {**{f"x{i:02d}": "float64" for i in range(20)}, **{f"n{i}": "int64" for i in range(5)}}
 DTYPE = np.dtype(list(FIELDS.items()))

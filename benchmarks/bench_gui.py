@@ -2,7 +2,7 @@
 events/s with the GUI attached versus headless (``mimocorb run``), in one run, printed as a table.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_gui.py [--seconds 20] [--rounds 2]
-        [--setup setups/muon_lifetime/setup.yaml] [--rate max|setup]
+        [--setup mimocorb_gui/setups/muon_lifetime/setup.yaml] [--rate max|setup]
 
 The setup folder is copied to a temporary directory. ``--rate max`` (default) sets the simulated
 source's rate to 0 (as fast as the pipeline takes events), so acquisition is CPU-bound and any CPU
@@ -30,13 +30,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from mimocorb_gui.shipped import examples_dir
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parent.parent
 WARMUP = 3.0  # seconds excluded at the start of every measurement
 SAMPLES = 4250  # samples per channel of the waveform buffers
 CANDIDATES = (
-    ROOT / "setups" / "muon_lifetime" / "setup.yaml",
+    examples_dir() / "muon_lifetime" / "setup.yaml",
     ROOT / "tests" / "data" / "setups" / "muon_lifetime" / "setup.yaml",
 )
 
@@ -135,7 +137,7 @@ def gui(path: Path, seconds: float, run_root: Path, scope_worker: str, interval:
             super().__init__()
             self.count = 0
 
-        def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        def eventFilter(self, obj, event) -> bool:
             if event.type() == QEvent.Type.Paint:
                 self.count += 1
             return False
@@ -192,7 +194,9 @@ def gui(path: Path, seconds: float, run_root: Path, scope_worker: str, interval:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--setup", type=Path, default=None, help="muon setup (default: setups/muon_lifetime)")
+    p.add_argument(
+        "--setup", type=Path, default=None, help="muon setup (default: mimocorb_gui/setups/muon_lifetime)"
+    )
     p.add_argument("--seconds", type=float, default=20.0, help="length of every measurement")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--rate", choices=("max", "setup"), default="max")

@@ -33,10 +33,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mimocorb_gui.core.bufferio import BufferIO, StopFlag  # noqa: E402
-from mimocorb_gui.core.ringbuffer import RingBuffer  # noqa: E402
-from mimocorb_gui.core.templates import Exporter, Importer  # noqa: E402
-from mimocorb_gui.functions import network  # noqa: E402
+from mimocorb_gui.core.bufferio import BufferIO, StopFlag  # E402
+from mimocorb_gui.core.ringbuffer import RingBuffer  # E402
+from mimocorb_gui.core.templates import Exporter, Importer  # E402
+from mimocorb_gui.functions import network  # E402
 
 CASES = {
     "small": dict(slot_count=64, data_length=1, dtype={"x": "f8", "y": "f8", "z": "i4"}, n=100_000),

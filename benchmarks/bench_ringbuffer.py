@@ -22,10 +22,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mimocorb_gui.core.bufferio import BufferIO  # noqa: E402
-from mimocorb_gui.core.ringbuffer import RingBuffer  # noqa: E402
-from mimocorb_gui.core.templates import Exporter, Importer  # noqa: E402
-from mimocorb_gui.core.workers import yield_cpu_to_acquisition  # noqa: E402
+from mimocorb_gui.core.bufferio import BufferIO
+from mimocorb_gui.core.ringbuffer import RingBuffer
+from mimocorb_gui.core.templates import Exporter, Importer
+from mimocorb_gui.core.workers import yield_cpu_to_acquisition
 
 CASES = {
     "small": dict(slot_count=32, data_length=1, dtype={"x": "f8", "y": "f8", "z": "i4"}),

@@ -23,9 +23,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-import yaml
-
 from mimocorb_gui.core.run import Run
+from mimocorb_gui.core.yaml_values import block_yaml, load_plain
 
 __all__ = ["COMMANDS", "MODES", "Control"]
 
@@ -48,7 +47,7 @@ def _setup_from_dict(setup_dict: dict, setup_dir: Path, setup_file: Path | None)
 
     if setup_file is not None:
         return Setup.load(setup_file)
-    text = yaml.safe_dump(setup_dict, sort_keys=False)
+    text = block_yaml(setup_dict)
     return Setup.from_text(text, path=setup_dir / "setup.yaml")
 
 
@@ -82,7 +81,7 @@ class Control:
         if not setup_file.exists():
             raise FileNotFoundError(f"Setup file {setup_file} does not exist.")
         with setup_file.open(encoding="utf-8") as f:
-            setup_dict = yaml.safe_load(f)
+            setup_dict = load_plain(f)
         if not isinstance(setup_dict, dict):
             raise ValueError(f"Setup file {setup_file} does not contain a valid setup dictionary.")
         control = cls.__new__(cls)
@@ -158,10 +157,10 @@ class Control:
 
         path, temporary = self._setup_file, None
         if path is None:  # a dictionary: the window needs a file beside the setup's relative paths
-            temporary = tempfile.NamedTemporaryFile(  # noqa: SIM115 - removed below
+            temporary = tempfile.NamedTemporaryFile(
                 "w", suffix=".yaml", prefix=".mimocorb2_", dir=self.setup_dir, delete=False
             )
-            yaml.safe_dump(self.setup, temporary, sort_keys=False)
+            temporary.write(block_yaml(self.setup))
             temporary.close()
             path = Path(temporary.name)
         try:

@@ -45,7 +45,7 @@ class _Flag:
         return bool(self._read())
 
 
-class mimoBuffer(RingBuffer):  # noqa: N801 - mimoCoRB2's name
+class mimoBuffer(RingBuffer):
     """A ring buffer of ``slot_count`` slots, each ``data_length`` elements of ``data_dtype``."""
 
     metadata_dtype = METADATA_DTYPE
@@ -174,7 +174,7 @@ class mimoBuffer(RingBuffer):  # noqa: N801 - mimoCoRB2's name
     def __del__(self) -> None:
         try:
             self.unlink()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
+        except Exception:
             pass
 
 

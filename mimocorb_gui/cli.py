@@ -223,7 +223,7 @@ def _start_server(run, args):
         return RunServer(run, args.serve, keys=args.keys)
     except (InsecureAddress, KeyProblem) as exc:
         print(f"error: {exc}", file=sys.stderr)
-    except Exception as exc:  # noqa: BLE001 - zmq.ZMQError: address in use, bad address
+    except Exception as exc:  # zmq.ZMQError: address in use, bad address
         print(f"error: --serve {args.serve}: {exc}", file=sys.stderr)
     return False
 

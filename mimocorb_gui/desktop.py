@@ -28,6 +28,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from mimocorb_gui.shipped import resources_dir
+
 __all__ = [
     "APP_ID",
     "DESKTOP_FILE",
@@ -35,8 +37,6 @@ __all__ = [
     "MIME_TYPE",
     "MIME_FILE",
     "PNG_SIZES",
-    "resources_dir",
-    "examples_dir",
     "launcher_command",
     "icon_svg",
     "desktop_entry",
@@ -60,25 +60,6 @@ Log = Callable[[str], None]
 
 
 # --------------------------------------------------------------------------- where things are
-
-
-def _app_root() -> Path:
-    """The folder holding ``resources/`` and ``setups/``: the bundle's ``_internal`` or the source checkout."""
-    if getattr(sys, "frozen", False):
-        return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))
-    return Path(__file__).resolve().parent.parent
-
-
-def resources_dir() -> Path | None:
-    """``resources/`` of the bundle or of the source checkout; None for an installed wheel."""
-    path = _app_root() / "resources"
-    return path if path.is_dir() else None
-
-
-def examples_dir() -> Path | None:
-    """The example ``setups/`` of the bundle or of the source checkout; None for an installed wheel."""
-    path = _app_root() / "setups"
-    return path if path.is_dir() else None
 
 
 def launcher_command() -> list[str]:
@@ -366,7 +347,7 @@ def _icon_pngs() -> dict[int, bytes]:
     res = resources_dir()
     pngs = {}
     for size in PNG_SIZES:
-        path = res / "icons" / f"{ICON_NAME}-{size}.png" if res else None
+        path = res / "icons" / f"{ICON_NAME}-{size}.png"
         pngs[size] = (
             path.read_bytes() if path is not None and path.is_file() else render_png(icon_svg(), size)
         )

@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from mimocorb_gui.shipped import examples_dir
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -25,7 +27,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 def muon_setup_dir() -> Path:
     for candidate in (
-        ROOT / "setups" / "muon_lifetime",
+        examples_dir() / "muon_lifetime",
         ROOT / "tests" / "data" / "setups" / "muon_lifetime",
     ):
         if (candidate / "setup.yaml").is_file():

@@ -150,7 +150,7 @@ class Session:
 
 def run_setup(s: Session, setup: Path, name: str, args, tmp: Path, tour: bool) -> None:
     env = s.d.env(MIMOCORB_GUI_CONFIG_DIR=str(tmp / "config"))
-    log = open(s.out / f"{name}.stderr.txt", "w")  # noqa: SIM115 - closed below
+    log = open(s.out / f"{name}.stderr.txt", "w")
     app = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "mimocorb"), str(setup)], env=env, stdout=log, stderr=log, cwd=tmp
     )
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         s = Session(d, args.out)
         for i, name in enumerate(args.setups):
-            src = Path(name) if Path(name).exists() else ROOT / "setups" / name
+            src = Path(name) if Path(name).exists() else ROOT / "mimocorb_gui" / "setups" / name
             folder = src if src.is_dir() else src.parent
             if not (folder / "setup.yaml").is_file() and not src.is_file():
                 print(f"skipped {name}: no setup found", file=sys.stderr)

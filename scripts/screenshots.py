@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from mimocorb_gui.shipped import examples_dir
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app()
         first = True
         for name in args.setups:
-            src = Path(name) if Path(name).exists() else ROOT / "setups" / name
+            src = Path(name) if Path(name).exists() else examples_dir() / name
             if not (src / "setup.yaml").is_file() and not src.is_file():
                 print(f"skipped {name}: no setup found", file=sys.stderr)
                 continue

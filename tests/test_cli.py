@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from mimocorb_gui.shipped import examples_dir
+
 ROOT = Path(__file__).resolve().parent.parent
-SETUPS = sorted(p.parent.name for p in (ROOT / "setups").glob("*/setup.yaml"))
+SETUPS = sorted(p.parent.name for p in (examples_dir()).glob("*/setup.yaml"))
 
 # the manual's prebuilt functions (section 2.2) and ours
 MANUAL = (
@@ -62,7 +64,7 @@ def test_functions_lists_every_prebuilt_function_with_its_summary():
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("name", SETUPS)
 def test_check_passes_on_every_shipped_setup(name):
-    proc = _mimocorb("check", f"setups/{name}/setup.yaml")
+    proc = _mimocorb("check", str(examples_dir() / name / "setup.yaml"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 error(s)" in proc.stdout
 

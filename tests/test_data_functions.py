@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from ring_helpers import drain as _drain
 from ring_helpers import rings
+from waiting import wait_until
 
 from mimocorb_gui.core.bufferio import BufferIO, StopFlag
 from mimocorb_gui.core.mimofile import METADATA_DTYPE, MimoWriter, read_mimo
@@ -97,13 +98,7 @@ def test_export_file_readable_while_running(tmp_path):
                 with writer as (meta, _data):
                     meta[0] = (i, 0.0, 0.0)
             path = tmp_path / "Live.mimo"
-            deadline = time.monotonic() + 5
-            n = 0
-            while time.monotonic() < deadline:
-                if path.exists() and (n := len(read_mimo(path)[0])) == 3:
-                    break
-                time.sleep(0.05)
-            assert n == 3
+            wait_until(lambda: path.exists() and len(read_mimo(path)[0]) == 3, what="3 events in the file")
         finally:
             writer.close()
             thread.join(10)
@@ -287,7 +282,7 @@ def test_run_export_stopped_run_leaves_complete_files(tmp_path, n_exporters):
     run = _run_setup(tmp_path, MUON_SETUP % n_exporters)
     try:
         run_dir = run.start()
-        time.sleep(1.0)
+        wait_until(lambda: run.stats().buffers["InputBuffer"].stats.events_written > 150, timeout=20)
         assert run.stop(timeout=20), _errors(run)
         written = run.stats().buffers["InputBuffer"].stats.events_written
     finally:

@@ -13,9 +13,10 @@ import pytest
 
 from mimocorb_gui import desktop
 from mimocorb_gui.cli import main as cli_main
+from mimocorb_gui.shipped import resources_dir
 
 ROOT = Path(__file__).resolve().parent.parent
-RESOURCES = ROOT / "resources"
+RESOURCES = resources_dir()
 MIME_NS = "{http://www.freedesktop.org/standards/shared-mime-info}"
 
 
@@ -230,4 +231,3 @@ def test_launcher_command_when_frozen(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "executable", str(exe))
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path / "_internal"), raising=False)
     assert desktop.launcher_command() == [str(exe.resolve())]
-    assert desktop.resources_dir() is None  # no _internal/resources in this fake bundle

@@ -9,24 +9,22 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
-pytest.importorskip("pytestqt")
-
-from PySide6.QtCore import QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from mimocorb_gui.core.setup import Setup  # noqa: E402
-from mimocorb_gui.ui.editor import GraphEditor  # noqa: E402
-from mimocorb_gui.ui.editor.items import ERROR_COLOR, WARNING_COLOR  # noqa: E402
-from mimocorb_gui.ui.editor.layout import layered_layout, layout_path  # noqa: E402
+from mimocorb_gui.core.setup import Setup
+from mimocorb_gui.shipped import examples_dir
+from mimocorb_gui.ui.editor import GraphEditor
+from mimocorb_gui.ui.editor.items import ERROR_COLOR, WARNING_COLOR
+from mimocorb_gui.ui.editor.layout import layered_layout, layout_path
 
 ROOT = Path(__file__).resolve().parent.parent
 MUON_DIR = ROOT / "tests" / "data" / "setups" / "muon_lifetime"
 SETUP_FILES = sorted(
     p
-    for base in (ROOT / "setups", ROOT / "tests" / "data" / "setups")
+    for base in (examples_dir(), ROOT / "tests" / "data" / "setups")
     for p in base.glob("*/setup.yaml")
     if p.is_file()
 )
@@ -186,7 +184,7 @@ def _edits(editor, qtbot, monkeypatch, tmp_path):
 
     def select(kind, name):
         editor.select_node(kind, name)
-        props._refresh_now()  # noqa: SLF001 - the panel refreshes on the next event loop turn
+        props._refresh_now()  # the panel refreshes on the next event loop turn
 
     def drop_buffer():
         drop(editor, editor.palette.mime_for("Buffer"), QPointF(100, 400))
@@ -264,7 +262,7 @@ def _edits(editor, qtbot, monkeypatch, tmp_path):
 
     def target_directory():
         editor.scene.clearSelection()
-        props._refresh_now()  # noqa: SLF001
+        props._refresh_now()
         props.target_edit.setText("elsewhere")
         props.target_edit.editingFinished.emit()
 
@@ -412,7 +410,7 @@ def test_round_trip_saves_unchanged_then_changes_only_the_edited_part(source, tm
     name = editor.setup.buffer_names[-1]
     old = editor.setup.buffers[name].slot_count
     editor.select_node("buffer", name)
-    editor.properties._refresh_now()  # noqa: SLF001
+    editor.properties._refresh_now()
     editor.properties.slot_count.setValue(old + 7)
     assert editor.is_modified()
     editor.save()
@@ -544,7 +542,7 @@ def test_node_selection_signal_and_property_panel(muon, qtbot):
         muon.select_node("worker", "lifetime_filter")
     assert sel.args == ["worker", "lifetime_filter"]
     props = muon.properties
-    props._refresh_now()  # noqa: SLF001
+    props._refresh_now()
     rows = {
         props.config_table.item(r, 0).text(): props.config_table.item(r, 1).text()
         for r in range(props.config_table.rowCount() - 1)
@@ -609,7 +607,7 @@ def test_documented_required_config_keys_are_warned_about(muon):
     assert {p.message.split("'")[1] for p in warnings} == {"rate", "filename"}
     assert all(p.severity == "warning" for p in warnings)
     muon.select_node("worker", "replay")
-    muon.properties._refresh_now()  # noqa: SLF001
+    muon.properties._refresh_now()
     assert muon.properties.set_config_value("rate", "10")
     assert {p.message.split("'")[1] for p in muon.problems() if "required by" in p.message} == {"filename"}
 
@@ -626,7 +624,7 @@ def test_maybe_save_asks_and_saves_discards_or_cancels(muon, monkeypatch):
 
 def test_delete_key_deletes_on_the_canvas_but_not_while_in_the_property_panel(muon, qtbot):
     muon.select_node("buffer", "DecayTimes")
-    muon.properties._refresh_now()  # noqa: SLF001
+    muon.properties._refresh_now()
     table = muon.properties.dtype_table
     table.setFocus()
     table.setCurrentCell(0, 0)
@@ -640,7 +638,7 @@ def test_delete_key_deletes_on_the_canvas_but_not_while_in_the_property_panel(mu
 
 def test_nodes_missing_from_the_side_file_are_placed_clear_of_the_saved_ones(muon, qtbot):
     muon.move_nodes({("worker", "source"): (0.0, 0.0)})
-    muon._user_layout = True  # noqa: SLF001 - as after a drag
+    muon._user_layout = True  # as after a drag
     muon.save()
     side = layout_path(muon.setup.path)
     data = json.loads(side.read_text())

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import QPointF
 
-pytest.importorskip("pytestqt")
-
-from PySide6.QtCore import QPointF  # noqa: E402
-
-from mimocorb_gui.core.run import Run  # noqa: E402
-from mimocorb_gui.core.setup import Setup  # noqa: E402
-from mimocorb_gui.ui.editor import GraphEditor  # noqa: E402
-from tests.test_editor import drag_port, drop  # noqa: E402
+from mimocorb_gui.core.run import Run
+from mimocorb_gui.core.setup import Setup
+from mimocorb_gui.ui.editor import GraphEditor
+from tests.test_editor import drag_port, drop
 
 
 @pytest.mark.timeout(90)
@@ -44,11 +41,11 @@ def test_build_from_palette_save_load_and_run_to_completion(qtbot, tmp_path, no_
     # properties: a waveform buffer, a finite importer
     props = editor.properties
     editor.select_node("buffer", "Buffer")
-    props._refresh_now()  # noqa: SLF001
+    props._refresh_now()
     props.data_length.setValue(256)
     props.dtype_table.item(0, 0).setText("IN1")
     editor.select_node("worker", "gamma_pulses")
-    props._refresh_now()  # noqa: SLF001
+    props._refresh_now()
     assert props.set_config_value("number_of_events", "25")
     assert props.set_config_value("rate", "0")
     assert props.set_config_value("seed", "3")

@@ -15,9 +15,10 @@ import pytest
 from mimocorb_gui.core.livehist import open_live_histograms, read_histograms
 from mimocorb_gui.core.mimofile import read_mimo
 from mimocorb_gui.core.setup import Setup
+from mimocorb_gui.shipped import examples_dir
 
 ROOT = Path(__file__).resolve().parent.parent
-SETUPS = ROOT / "setups"
+SETUPS = examples_dir()
 EXAMPLES = ("simple", "muon_lifetime", "gamma_spectroscopy", "replay")
 
 

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from waiting import wait_until
 
 from mimocorb_gui.core.bufferio import BufferIO
 from mimocorb_gui.core.livehist import (
@@ -262,11 +263,8 @@ def test_csv_saves_in_quiet_times_and_second_process_gets_own_file(tmp_path):
                 meta[0] = (i, 0.0, 0.0)
                 data[0] = (i, i, i)
         path = tmp_path / "Quiet.csv"
-        lines = lambda: len(path.read_text().splitlines()) if path.exists() else 0  # noqa: E731
-        deadline = time.monotonic() + 5
-        while lines() < 4 and time.monotonic() < deadline:  # no more events come: the rows are saved anyway
-            time.sleep(0.05)
-        assert lines() == 4
+        # no more events come: the rows are saved anyway
+        wait_until(lambda: path.exists() and len(path.read_text().splitlines()) == 4, what="header + 3 rows")
         writer.close()
         thread.join(10)
         assert not thread.is_alive()
@@ -318,18 +316,13 @@ def test_histogram_counts_waveform_elements_and_shows_live(tmp_path):
         thread.start()
         rng = np.random.default_rng(1)
         sent = []
-        deadline = time.monotonic() + 5
-        live = {}
-        while not live and time.monotonic() < deadline:
-            live = open_live_histograms(tmp_path, "Wave")
-            time.sleep(0.01)
+        live = wait_until(lambda: open_live_histograms(tmp_path, "Wave"), interval=0.01)
         for _i in range(5):
             with writer as (meta, data):
                 data["v"] = rng.random(50).astype(np.float32)
                 sent.append(data["v"].copy())
-        while live["v"].total < 250 and time.monotonic() < deadline:
-            time.sleep(0.01)  # the worker is still waiting for more: the counts show anyway
-        assert live["v"].total == 250
+        # the worker is still waiting for more: the counts show anyway
+        wait_until(lambda: live["v"].total == 250, interval=0.01, what="250 entries")
         assert thread.is_alive()
         writer.close()
         thread.join(10)
@@ -446,13 +439,9 @@ def test_run_live_histogram_grows_while_running_and_stopped_csv_is_complete(tmp_
     seen = []
     try:
         run_dir = run.start()
-        deadline = time.monotonic() + 20
-        live = {}
-        while not live and time.monotonic() < deadline:
-            live = open_live_histograms(run_dir, "Passed")
-            time.sleep(0.05)
+        live = wait_until(lambda: open_live_histograms(run_dir, "Passed"), timeout=20, interval=0.05)
         assert set(live) == {"x", "y", "k"}
-        while len(seen) < 4 and time.monotonic() < deadline:
+        for _ in range(4):  # four looks a quarter second apart: the counts must grow
             time.sleep(0.25)
             seen.append(live["k"].entries_seen)
         assert run.stop(timeout=20), _errors(run)

@@ -18,6 +18,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from mimocorb_gui.core.mimofile import read_mimo
+from mimocorb_gui.shipped import examples_dir
 from mimocorb_gui.ui.main_window import MainWindow
 from mimocorb_gui.ui.settings import Settings
 
@@ -120,11 +121,10 @@ def wait_state(qtbot, window, *states, timeout=WAIT_MS):
     qtbot.waitUntil(lambda: window.controller.state in states, timeout=timeout)
 
 
-@pytest.mark.skipif(not (ROOT / "setups" / "simple" / "setup.yaml").is_file(), reason="setups/simple missing")
 def test_simple_example_start_watch_pause_resume_stop(qtbot, window, tmp_path):
     """setups/simple as a student runs it: docks fill, pause/resume, stop; the run directory's files."""
     w = window
-    assert w.open_setup(ROOT / "setups" / "simple" / "setup.yaml")
+    assert w.open_setup(examples_dir() / "simple" / "setup.yaml")
     assert w.windowTitle() == "simple — ready — mimoCoRB"
     scope, hist = w.docks["oscilloscope:oscilloscope"], w.docks["histogram:histogram"]
     assert scope.plot.getAxis("bottom").labelText == "Time [µs]"
@@ -468,9 +468,7 @@ def test_keyboard_shortcuts_and_named_actions(qtbot, window, tmp_path):
     ],
 )
 def test_example_setups_open_with_their_docks(qtbot, settings, name, docks):
-    path = ROOT / "setups" / name / "setup.yaml"
-    if not path.is_file():
-        pytest.skip(f"setups/{name} missing")
+    path = examples_dir() / name / "setup.yaml"
     w = MainWindow(settings=settings)
     qtbot.addWidget(w)
     w.inform = lambda title, text: pytest.fail(text)

@@ -217,7 +217,7 @@ def test_missing_connections_are_errors_for_prebuilt_and_own_functions(tmp_path)
     from mimocorb_gui.core.setup import Setup
 
     root = Path(__file__).resolve().parent.parent
-    shutil.copy(root / "setups" / "simple" / "functions.py", tmp_path)
+    shutil.copy(root / "mimocorb_gui" / "setups" / "simple" / "functions.py", tmp_path)
     (tmp_path / "setup.yaml").write_text(
         "Buffers:\n"
         "  a: {slot_count: 4, data_length: 500, data_dtype: {IN1: float32}}\n"
@@ -256,7 +256,7 @@ def test_user_guide_shows_the_readme_for_users_and_the_setups_readmes(qtbot):
     assert guide.scroll_to("The graph editor")
     assert guide.browser.verticalScrollBar().value() > 0
     # the link to an example setup's README (as a click on it delivers it) opens it here; Back returns
-    simple = root / "setups" / "simple" / "README.md"
+    simple = root / "mimocorb_gui" / "setups" / "simple" / "README.md"
     assert simple.name in guide.markdown or "simple" in guide.markdown
     guide.browser.anchorClicked.emit(QUrl.fromLocalFile(str(simple)))
     first_line = simple.read_text(encoding="utf-8").splitlines()[0].lstrip("# ").strip()

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-import yaml
 
 from mimocorb_gui.core.analysis import Calibration, RunTimes
 from mimocorb_gui.core.livehist import BinSpec, LiveHistogramWriter
 from mimocorb_gui.core.mimofile import MimoWriter
 from mimocorb_gui.core.setup import Setup
+from mimocorb_gui.core.yaml_values import block_yaml
 from mimocorb_gui.ui.docks.run_access import is_run_dir, original_setup_path, recent_runs
 from mimocorb_gui.ui.run_window import RunWindow
 from mimocorb_gui.ui.settings import Settings, layout_key
 
-MUON = "setups/muon_lifetime/setup.yaml"
+MUON = "mimocorb_gui/setups/muon_lifetime/setup.yaml"
 
 
 def make_muon_run(root, setup_path):
@@ -21,9 +21,7 @@ def make_muon_run(root, setup_path):
     run = root / "runs" / "2026-12-02_10-00-00"
     run.mkdir(parents=True)
     setup = Setup.load(setup_path)
-    (run / "setup.yaml").write_text(
-        f"# resolved copy of {setup.path}\n" + yaml.safe_dump(setup.resolved_dict(), sort_keys=False)
-    )
+    (run / "setup.yaml").write_text(f"# resolved copy of {setup.path}\n" + block_yaml(setup.resolved_dict()))
     (run / "notes.txt").write_text("PMT HV 1850 V, lead shield in place")
     (run / "run.log").write_text(
         "10:00:00.000 INFO    [run] run started\n10:10:00.000 INFO    [run] run stopped after 600.0 s\n"

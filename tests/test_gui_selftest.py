@@ -9,15 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, shm_segments
+from conftest import shm_segments
 
 from mimocorb_gui.core.ringbuffer import segment_prefix
+from mimocorb_gui.shipped import examples_dir
 
 
 @pytest.mark.timeout(120)
 def test_command_line_opens_the_setup_runs_it_and_quits_cleanly(tmp_path):
     setup_dir = tmp_path / "simple"
-    shutil.copytree(ROOT / "setups" / "simple", setup_dir, ignore=shutil.ignore_patterns("runs"))
+    shutil.copytree(examples_dir() / "simple", setup_dir, ignore=shutil.ignore_patterns("runs"))
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MIMOCORB_GUI_SELFTEST="2")
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # keep the user's recent files and layouts alone
     proc = subprocess.Popen(
@@ -40,7 +41,7 @@ def test_command_line_opens_the_setup_runs_it_and_quits_cleanly(tmp_path):
 def test_selftest_reports_a_setup_that_cannot_start(tmp_path):
     bad = tmp_path / "setup.yaml"
     bad.write_text(
-        (ROOT / "setups" / "simple" / "setup.yaml").read_text().replace("sinks: [", "sinks: [Nowhere, ", 1)
+        (examples_dir() / "simple" / "setup.yaml").read_text().replace("sinks: [", "sinks: [Nowhere, ", 1)
     )
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MIMOCORB_GUI_SELFTEST="1")
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")

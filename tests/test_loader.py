@@ -105,21 +105,93 @@ def test_non_python_file_is_refused(tmp_path):
         loader.load_function("config.yaml", "f", tmp_path)
 
 
-def test_cache_imports_a_file_once_per_pass(tmp_path):
-    write(
-        tmp_path / "count.py",
-        "import builtins\nbuiltins._mimo_count = getattr(builtins, '_mimo_count', 0) + 1\ndef f(io): ...\n",
-    )
+def _counting_file(path, body="def f(io): ...\n"):
+    write(path, "import builtins\nbuiltins._mimo_count = getattr(builtins, '_mimo_count', 0) + 1\n" + body)
+
+
+def test_a_file_is_imported_again_only_when_its_content_changes(tmp_path):
     import builtins
 
+    _counting_file(tmp_path / "count.py")
     builtins._mimo_count = 0
-    cache: dict = {}
-    loader.load_function("count.py", "f", tmp_path, cache=cache)
-    loader.load_function("count.py", "f", tmp_path, cache=cache)
-    assert builtins._mimo_count == 1
-    loader.load_function("count.py", "f", tmp_path)  # no cache: the file is read again (edits show)
-    assert builtins._mimo_count == 2
-    del builtins._mimo_count
+    try:
+        cache: dict = {}
+        loader.load_function("count.py", "f", tmp_path, cache=cache)
+        loader.load_function("count.py", "f", tmp_path, cache=cache)
+        loader.load_function("count.py", "f", tmp_path)  # a second validation pass: same file, no re-run
+        assert builtins._mimo_count == 1
+        _counting_file(tmp_path / "count.py", "def f(io):\n    return 2\n")  # the user edits the file
+        assert loader.load_function("count.py", "f", tmp_path)(None) == 2
+        assert builtins._mimo_count == 2
+    finally:
+        del builtins._mimo_count
+
+
+def test_a_forked_child_runs_the_file_itself(tmp_path, monkeypatch):
+    import builtins
+
+    _counting_file(tmp_path / "count.py")
+    builtins._mimo_count = 0
+    try:
+        loader.load_function("count.py", "f", tmp_path)
+        monkeypatch.setattr(loader.os, "getpid", lambda: -1)  # the cache entry belongs to another process
+        loader.load_function("count.py", "f", tmp_path)
+        assert builtins._mimo_count == 2
+    finally:
+        del builtins._mimo_count
+
+
+def test_a_failed_import_is_not_cached(tmp_path):
+    write(tmp_path / "uses.py", "import helper_for_uses\ndef f(io):\n    return helper_for_uses.X\n")
+    with pytest.raises(FunctionLoadError, match="helper_for_uses"):
+        loader.load_function("uses.py", "f", tmp_path)
+    write(tmp_path / "helper_for_uses.py", "X = 7\n")  # the user adds the missing sibling module
+    try:
+        assert loader.load_function("uses.py", "f", tmp_path)(None) == 7
+    finally:
+        sys.modules.pop("helper_for_uses", None)
+
+
+def test_listing_functions_and_docstrings_does_not_execute_the_file(tmp_path):
+    import builtins
+
+    _counting_file(
+        tmp_path / "w.py",
+        'def first(io):\n    """mimoCoRB2 Function: first one\n\n    Type\n    ----\n    Filter\n    """\n'
+        "def _private(): ...\n"
+        "if True:\n    def second(io): ...\n"
+        "try:\n    import numpy\nexcept ImportError:\n    pass\nelse:\n    def third(io): ...\n"
+        "from os.path import join\n",
+    )
+    builtins._mimo_count = 0
+    try:
+        assert loader.available_functions("w.py", tmp_path) == ["first", "second", "third"]
+        doc = loader.function_doc("first", "w.py", tmp_path)
+        assert doc.documented and doc.summary == "first one" and doc.type == "Filter"
+        assert builtins._mimo_count == 0
+        # the listing agrees with what an import defines
+        module = loader.load_module("w.py", tmp_path)
+        assert loader.module_functions(module) == ["first", "second", "third"]
+        assert builtins._mimo_count == 1
+    finally:
+        del builtins._mimo_count
+
+
+def test_a_function_made_at_run_time_is_found_by_importing(tmp_path):
+    write(
+        tmp_path / "made.py",
+        'def _make():\n    def worker(io):\n        """made at run time"""\n    return worker\nmade = _make()\n',
+    )
+    assert loader.available_functions("made.py", tmp_path) == []  # not a def at top level
+    assert loader.function_doc("made", "made.py", tmp_path).summary == "made at run time"
+
+
+def test_listing_a_broken_file_names_the_line(tmp_path):
+    write(tmp_path / "bad.py", "def f(:\n")
+    with pytest.raises(FunctionLoadError, match="syntax error at line 1"):
+        loader.available_functions("bad.py", tmp_path)
+    with pytest.raises(FunctionLoadError, match="not found"):
+        loader.available_functions("missing.py", tmp_path)
 
 
 def test_load_function_accepts_a_worker_spec(tmp_path):

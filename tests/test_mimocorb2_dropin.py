@@ -215,7 +215,7 @@ def test_the_manuals_histogram_example_plots_every_channel(tmp_path, monkeypatch
     monkeypatch.chdir(run.run_dir / "Histograms_Heights")
     plt.close("all")
     code = "\n".join(line[4:] for line in MANUAL_HISTOGRAM_EXAMPLE.strip().splitlines())
-    exec(compile(code, "manual-2.2.1", "exec"), {})  # noqa: S102 - the manual's code, as a student runs it
+    exec(compile(code, "manual-2.2.1", "exec"), {})
     lines = plt.gca().get_lines()
     assert [ln.get_label() for ln in lines] == ["a", "b", "c"]
     heights = np.load(tmp_path / "heights.npy")

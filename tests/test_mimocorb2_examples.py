@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from mimocorb_gui.core.mimofile import read_mimo
+from mimocorb_gui.core.yaml_values import load_plain
 
 EXAMPLES = Path(__file__).parent / "data" / "mimocorb2_examples"
 REFERENCE_BUFFER_STATS = (
@@ -67,14 +67,14 @@ def mimocorb_run(setup: Path, cwd: Path, *extra: str) -> Path:
 
 def load_setup(path: Path) -> dict:
     with path.open() as f:
-        return yaml.safe_load(f)
+        return load_plain(f)
 
 
 def worker_config(setup: dict, setup_dir: Path, worker: str) -> dict:
     config = setup["Workers"][worker].get("config", {})
     if isinstance(config, str):
         with (setup_dir / config).open() as f:
-            return yaml.safe_load(f)
+            return load_plain(f)
     return dict(config)
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from waiting import wait_until
 
 from mimocorb_gui.core import mimofile
 from mimocorb_gui.core.mimofile import (
@@ -188,9 +188,7 @@ def test_flush_interval_writes_during_quiet_periods(tmp_path):
     try:
         header_only = path.stat().st_size
         w.write((0, 0.0, 0.0), np.zeros(4, WAVE))
-        deadline = time.monotonic() + 3
-        while path.stat().st_size == header_only and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: path.stat().st_size > header_only, timeout=3, what="the flush")
         assert path.stat().st_size == header_only + w.record_size
         assert len(read_mimo(path)[0]) == 1  # readable while the writer is still open
     finally:

@@ -29,6 +29,7 @@ from network_helpers import (
 )
 
 from mimocorb_gui.core.mimofile import read_mimo
+from mimocorb_gui.shipped import examples_dir
 
 
 def _run_pair(tmp_path, n, *, dtype=SMALL, length=1, address=None, timeout=240.0, **sender_kw):
@@ -156,11 +157,10 @@ def test_sender_killed_mid_run_ends_the_receiving_run_within_the_heartbeat_timeo
 @pytest.mark.timeout(180)
 def test_the_shipped_two_machines_setups_run_as_a_pair(tmp_path):
     """setups/two_machines on one machine (its address moved to an ipc:// path: no fixed port in tests)."""
-    from conftest import ROOT
 
     address = ipc_address(tmp_path)
     for name in ("acquisition.yaml", "analysis.yaml"):
-        text = (ROOT / "setups" / "two_machines" / name).read_text()
+        text = (examples_dir() / "two_machines" / name).read_text()
         (tmp_path / name).write_text(text.replace("tcp://127.0.0.1:5600", address))
     rx = start_run(tmp_path / "analysis.yaml")
     # the acquisition gives up on an absent receiver 3 heartbeats after its stop: start it once the

@@ -6,13 +6,12 @@ import logging
 import socket
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mimocorb_gui.functions.importers import redpitaya
-from mimocorb_gui.functions.importers.rp_emulator import EmulatorServer, SignalModel, local_gamma_energies
+from mimocorb_gui.functions.importers.rp_emulator import EmulatorServer, SignalModel
 from mimocorb_gui.functions.importers.rp_scpi import (
     BUFFER_SIZE,
     RedPitayaConnectionError,
@@ -22,10 +21,11 @@ from mimocorb_gui.functions.importers.rp_scpi import (
     ScopeSettings,
     counts_to_volts,
 )
+from mimocorb_gui.shipped import examples_dir
 
 pytestmark = pytest.mark.timeout(30)
 
-SETUPS = Path(__file__).resolve().parents[1] / "setups"
+SETUPS = examples_dir()
 
 
 def free_port() -> int:
@@ -429,13 +429,6 @@ def test_docstring_follows_manual_template():
         assert f"    {key} : " in doc
 
 
-def test_local_gamma_sampler_has_photopeak_and_compton_edge():
-    e = local_gamma_energies(np.random.default_rng(0), 20000)
-    assert 0.25 < np.mean(np.abs(e - 661.7) < 40) < 0.35
-    compton = e[(e > 250) & (e < 560)]
-    assert compton.size > 3000  # continuum up to the 477 keV edge
-
-
 # ---------------------------------------------------------------------------------------------
 # the worker function with a real ring buffer (no Run needed)
 # ---------------------------------------------------------------------------------------------
@@ -468,7 +461,7 @@ class _Harness:
     def _run(self) -> None:
         try:
             redpitaya.waveform(self.io)
-        except BaseException as e:  # noqa: BLE001 - reported to the test
+        except BaseException as e:  # reported to the test
             self.error = e
 
     def __enter__(self):

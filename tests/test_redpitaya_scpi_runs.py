@@ -13,10 +13,11 @@ import pytest
 
 from mimocorb_gui.functions.importers import redpitaya
 from mimocorb_gui.functions.importers.rp_emulator import EmulatorServer
+from mimocorb_gui.shipped import examples_dir
 
 pytestmark = pytest.mark.timeout(60)
 
-SETUPS = Path(__file__).resolve().parents[1] / "setups"
+SETUPS = examples_dir()
 
 
 def free_port() -> int:
@@ -32,14 +33,15 @@ def free_port() -> int:
 
 def _demo_copy(tmp_path: Path, **overrides) -> Path:
     """setups/redpitaya_demo copied to tmp_path with keys of redpitaya.yaml replaced."""
-    import yaml
+    from ruamel.yaml import YAML
 
     target = tmp_path / "redpitaya_demo"
     shutil.copytree(SETUPS / "redpitaya_demo", target, ignore=shutil.ignore_patterns("runs"))
     cfg_path = target / "redpitaya.yaml"
-    cfg = yaml.safe_load(cfg_path.read_text())
+    yaml = YAML(typ="rt")
+    cfg = yaml.load(cfg_path)
     cfg.update(overrides)
-    cfg_path.write_text(yaml.safe_dump(cfg))
+    yaml.dump(cfg, cfg_path)
     return target / "setup.yaml"
 
 

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
+from ruamel.yaml import YAML
 
 from mimocorb_gui.functions.importers import redpitaya
 from mimocorb_gui.functions.importers.rp_daq_server import DaqServer
 from mimocorb_gui.functions.importers.rp_signal import SignalModel
+from mimocorb_gui.shipped import examples_dir
 
 pytestmark = pytest.mark.timeout(90)
 
 ROOT = Path(__file__).resolve().parents[1]
-SETUPS = ROOT / "setups"
+SETUPS = examples_dir()
 EXAMPLE = ROOT / "../shared/reference/mimoCoRB2/examples/redpitaya-spectroscopy"
 
 
@@ -189,7 +190,7 @@ def test_real_board_setups_validate():
             continue
         setup = Setup.load(path)
         assert [str(p) for p in setup.validate() if p.is_error] == [], path
-        config = yaml.safe_load(text)
+        config = YAML(typ="safe", pure=True).load(text)
         functions = [w.get("function") for w in config["Workers"].values()]
         assert "importers.redpitaya.waveform" in functions or "importers.redpitaya.spectrum" in functions
 
@@ -250,9 +251,10 @@ def test_spectrum_importer_starts_the_pulser_from_its_config(tmp_path):
 def _demo_copy(tmp_path: Path, **overrides) -> Path:
     target = tmp_path / "redpitaya_demo"
     shutil.copytree(SETUPS / "redpitaya_demo", target, ignore=shutil.ignore_patterns("runs"))
-    cfg = yaml.safe_load((target / "redpitaya.yaml").read_text())
+    yaml = YAML(typ="rt")
+    cfg = yaml.load(target / "redpitaya.yaml")
     cfg.update(overrides)
-    (target / "redpitaya.yaml").write_text(yaml.safe_dump(cfg))
+    yaml.dump(cfg, target / "redpitaya.yaml")
     return target / "setup.yaml"
 
 

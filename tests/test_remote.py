@@ -11,7 +11,6 @@ import time
 import numpy as np
 import pytest
 import zmq
-from conftest import ROOT
 from network_helpers import finish, ipc_address
 
 from mimocorb_gui.core.remote.client import RemoteError, RemoteRun
@@ -19,8 +18,9 @@ from mimocorb_gui.core.remote.serve import RunServer
 from mimocorb_gui.core.remote.source import RunSource, stats_from_dict, stats_to_dict
 from mimocorb_gui.core.run import Run
 from mimocorb_gui.core.setup import Setup
+from mimocorb_gui.shipped import examples_dir
 
-SIMPLE_SETUP = ROOT / "setups" / "simple" / "setup.yaml"
+SIMPLE_SETUP = examples_dir() / "simple" / "setup.yaml"
 
 
 def serve_simple(tmp_path, *extra: str) -> tuple[subprocess.Popen, str]:

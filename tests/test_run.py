@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import shm_segments
+from waiting import wait_until
 
 from mimocorb_gui.core.ringbuffer import segment_prefix
 from mimocorb_gui.core.run import Run, SetupInvalid
@@ -92,9 +93,7 @@ def test_stop_ends_in_order_and_keeps_files_complete(tmp_path, no_shm_leak):
     setup = Setup.load(make_setup(tmp_path, n_events=-1, source_config={"sleep": 0.001}))
     with Run(setup) as run:
         run_dir = run.start()
-        deadline = time.monotonic() + 30
-        while run.stats().buffers["Accepted"].stats.events_written < 50 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: run.stats().buffers["Accepted"].stats.events_written >= 50, timeout=30)
         assert run.stop(timeout=20), "stop did not end in order"
         assert run.state == "finished"
         written = run.stats().buffers["Input"].stats.events_written
@@ -107,18 +106,16 @@ def test_pause_drops_and_counts_then_resume_continues(tmp_path, no_shm_leak):
     setup = Setup.load(make_setup(tmp_path, n_events=-1, source_config={"sleep": 0.002}))
     with Run(setup) as run:
         run.start()
-        time.sleep(0.5)
+        wait_until(lambda: run.stats().buffers["Input"].stats.events_written > 0, timeout=30)
         run.pause()
         assert run.state == "paused"
-        time.sleep(0.5)
-        s = run.stats().buffers["Input"].stats
-        assert s.dropped_paused > 0 and s.state == "paused"
+        s = wait_until(lambda: (s := run.stats().buffers["Input"].stats).dropped_paused > 0 and s, timeout=10)
+        assert s.state == "paused"
         written = s.events_written
-        time.sleep(0.3)
+        time.sleep(0.3)  # a while paused on purpose: nothing may be stored in it
         assert run.stats().buffers["Input"].stats.events_written == written  # nothing stored while paused
         run.resume()
-        time.sleep(0.5)
-        assert run.stats().buffers["Input"].stats.events_written > written
+        wait_until(lambda: run.stats().buffers["Input"].stats.events_written > written, timeout=10)
         assert run.stop(20)
 
 

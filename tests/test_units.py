@@ -45,11 +45,11 @@ def test_setup_buffer_units_key_is_optional_checked_and_kept_in_the_run_copy(tmp
 
 
 def test_every_shipped_setup_declares_units_and_validates(tmp_path):
-    from pathlib import Path
 
     from mimocorb_gui.core.setup import Setup
+    from mimocorb_gui.shipped import examples_dir
 
-    root = Path(__file__).resolve().parents[1] / "setups"
+    root = examples_dir()
     expected = {"muon_lifetime": {"PulseParameters": {"decay_time": "µs", "decay_height": "V"}},
                 "gamma_spectroscopy": {"PulseHeights": {"peak_heights": "keV"}, "Pulses": {"IN1": "V"}}}  # fmt: skip
     for name, buffers in expected.items():

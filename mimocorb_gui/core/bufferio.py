@@ -66,13 +66,13 @@ class Config(dict):
 
     @staticmethod
     def load_from_file(file: str | Path, setup_dir: Path | str) -> dict:
-        import yaml
+        from mimocorb_gui.core.yaml_values import load_plain
 
         path = Path(file).expanduser()
         if not path.is_absolute():
             path = Path(setup_dir).resolve() / path
         with path.open(encoding="utf-8") as f:
-            loaded = yaml.safe_load(f)
+            loaded = load_plain(f)
         if loaded is None:
             return {}
         if not isinstance(loaded, Mapping):
@@ -96,6 +96,12 @@ class StopFlag:
 
     def is_set(self) -> bool:
         return bool(self._value.value)
+
+    @property
+    def shared_value(self):
+        """The shared byte itself: a loop that checks it for every event reads ``.value`` on it
+        (truthy when set) and saves the method call."""
+        return self._value
 
 
 class BufferIO:

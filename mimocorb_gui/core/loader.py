@@ -10,10 +10,17 @@ No Qt here: worker processes import this module to load their function.
 - Worker files written for mimoCoRB2 (``import mimocorb2 as mi2``, ``from mimocorb2 import
   Importer``, ``from mimocorb2.worker_templates import Filter`` ...) load unchanged: when no real
   ``mimocorb2`` is importable, :func:`install_mimocorb2_alias` maps that package onto ours.
+
+A user file's top-level code runs only when a function must really be called or inspected beyond
+its source: listing a file's functions and reading their docstrings (the editor's palette and
+property panel) parse it with :mod:`ast` and never execute it (:func:`file_functions`). A real
+import (validation needs ``check_setup`` hooks and import errors) is cached per process on the
+file's path and content, so editing a setup does not re-run a worker file; editing the file does.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import importlib.abc
@@ -21,6 +28,7 @@ import importlib.machinery
 import importlib.util
 import inspect
 import logging
+import os
 import pkgutil
 import re
 import sys
@@ -41,6 +49,7 @@ __all__ = [
     "load_function",
     "available_functions",
     "module_functions",
+    "file_functions",
     "prebuilt_modules",
     "prebuilt_functions",
     "function_doc",
@@ -98,10 +107,11 @@ def _module_name(path: Path) -> str:
 def load_module(
     file: str | Path, setup_dir: str | Path | None = None, *, cache: dict[str, Any] | None = None
 ) -> types.ModuleType:
-    """Import a python file as a uniquely named module (re-executed on every call unless ``cache``).
+    """Import a python file as a uniquely named module; imported again only when its content changed.
 
-    ``cache`` (a plain dict owned by the caller, e.g. one validation pass) maps resolved paths to
-    modules or to the :class:`FunctionLoadError` met, so one file is imported once per pass.
+    Successful imports are cached per process on the resolved path and the file's bytes, so repeated validations of one setup run the file's top-level code once.
+    ``cache`` (a plain dict owned by the caller, e.g. one validation pass) additionally pins what
+    one pass saw, so a file rewritten during the pass is not imported twice in it.
     """
     path = resolve_file(file, setup_dir)
     key = str(path)
@@ -111,7 +121,7 @@ def load_module(
             raise cached
         return cached
     try:
-        module = _import_file(str(file), path)
+        module = _cached_import(str(file), path)
     except FunctionLoadError as exc:
         if cache is not None:
             cache[key] = exc
@@ -121,7 +131,27 @@ def load_module(
     return module
 
 
-def _import_file(file: str, path: Path) -> types.ModuleType:
+# resolved path -> (pid, content digest, module); entries of a parent process (inherited through
+# fork) are not used: a worker process runs its file's top-level code itself. Failed imports are not
+# kept: the cause may be a sibling module the user fixes without touching this file.
+_IMPORTS: dict[str, tuple[int, str, types.ModuleType]] = {}
+
+
+def _cached_import(file: str, path: Path) -> types.ModuleType:
+    try:
+        digest = hashlib.sha1(path.read_bytes()).hexdigest() if path.is_file() else None
+    except OSError:
+        digest = None
+    entry = _IMPORTS.get(str(path))
+    if digest is not None and entry is not None and entry[:2] == (os.getpid(), digest):
+        return entry[2]
+    module = _import_file(file, path)
+    if digest is not None:
+        _IMPORTS[str(path)] = (os.getpid(), digest, module)
+    return module
+
+
+def _check_python_file(file: str, path: Path) -> None:
     if not path.is_file():
         reason = "is a directory" if path.is_dir() else "not found"
         raise FunctionLoadError(f"file '{file}' {reason} (looked for {path})", field="file", file=file)
@@ -131,6 +161,10 @@ def _import_file(file: str, path: Path) -> types.ModuleType:
             field="file",
             file=file,
         )
+
+
+def _import_file(file: str, path: Path) -> types.ModuleType:
+    _check_python_file(file, path)
     install_mimocorb2_alias()
     name = _module_name(path)
     spec = importlib.util.spec_from_file_location(name, path)
@@ -182,6 +216,55 @@ def module_functions(module: types.ModuleType) -> list[str]:
     return names
 
 
+# resolved path -> (content digest, {function name: docstring})
+_LISTINGS: dict[str, tuple[str, dict[str, str | None]]] = {}
+
+
+def file_functions(file: str | Path, setup_dir: str | Path | None = None) -> dict[str, str | None]:
+    """``{name: docstring}`` of a worker file's public top-level functions, without executing it.
+
+    The file is parsed with :mod:`ast` (cached on its content): ``def`` statements at top level or
+    inside top-level ``if``/``try`` blocks, in definition order. Functions made at run time
+    (``f = make_worker()``) are not seen; :func:`load_function` imports the file for those.
+    """
+    path = resolve_file(file, setup_dir)
+    _check_python_file(str(file), path)
+    source = path.read_bytes()
+    digest = hashlib.sha1(source).hexdigest()
+    cached = _LISTINGS.get(str(path))
+    if cached is not None and cached[0] == digest:
+        return dict(cached[1])
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as exc:
+        raise FunctionLoadError(
+            f"cannot import '{file}': syntax error at line {exc.lineno}: {exc.msg} ({path})",
+            field="file",
+            file=str(file),
+        ) from exc
+    functions: dict[str, str | None] = {}
+    _collect_functions(tree.body, functions)
+    _LISTINGS[str(path)] = (digest, functions)
+    return dict(functions)
+
+
+def _collect_functions(body: list[ast.stmt], into: dict[str, str | None]) -> None:
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            if not node.name.startswith("_"):
+                into.pop(node.name, None)  # a later definition wins, in its own place
+                into[node.name] = ast.get_docstring(node, clean=True)
+        elif isinstance(node, ast.If):
+            _collect_functions(node.body, into)
+            _collect_functions(node.orelse, into)
+        elif isinstance(node, ast.Try):
+            _collect_functions(node.body, into)
+            for handler in node.handlers:
+                _collect_functions(handler.body, into)
+            _collect_functions(node.orelse, into)
+            _collect_functions(node.finalbody, into)
+
+
 def _documented_functions(module: types.ModuleType) -> list[str]:
     return [n for n in module_functions(module) if _is_documented(getattr(module, n))]
 
@@ -203,7 +286,7 @@ def prebuilt_modules(package: str | None = None) -> list[str]:
     package = _package(package)
     try:
         pkg = importlib.import_module(package)
-    except Exception as exc:  # noqa: BLE001 - listing must not crash
+    except Exception as exc:  # listing must not crash
         log.warning("cannot import prebuilt function package %s: %s", package, exc)
         return []
     names = []
@@ -235,7 +318,7 @@ def _import_prebuilt(modname: str, package: str) -> types.ModuleType:
         raise FunctionLoadError(
             f"prebuilt module '{modname}' cannot be imported: {type(exc).__name__}: {exc}", field="function"
         ) from exc
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise FunctionLoadError(
             f"prebuilt module '{modname}' cannot be imported: {type(exc).__name__}: {exc}", field="function"
         ) from exc
@@ -308,10 +391,11 @@ def load_function(
 
 
 def available_functions(file: str | None, setup_dir: str | Path | None = None) -> list[str]:
-    """Public top-level functions of a worker file; with no file, all prebuilt ``module.function`` names."""
+    """Public top-level functions of a worker file (read, not executed); with no file, all prebuilt
+    ``module.function`` names."""
     if not file:
         return list(prebuilt_functions())
-    return module_functions(load_module(file, setup_dir))
+    return list(file_functions(file, setup_dir))
 
 
 def prebuilt_functions(package: str | None = None, errors: dict[str, str] | None = None) -> dict[str, str]:
@@ -493,7 +577,14 @@ def _parse_configs(lines: list[str]) -> list[ConfigDoc]:
 def function_doc(
     qualname: str, file: str | None = None, setup_dir: str | Path | None = None, *, package: str | None = None
 ) -> FunctionDoc:
-    """Parsed docstring of a prebuilt ``module.function`` (or of ``function`` in a user ``file``)."""
+    """Parsed docstring of a prebuilt ``module.function`` (or of ``function`` in a user ``file``).
+
+    A user file is read, not executed, when its function is a plain ``def`` (:func:`file_functions`).
+    """
+    if file and isinstance(qualname, str):
+        listed = file_functions(file, setup_dir)
+        if qualname.strip() in listed:
+            return parse_function_doc(listed[qualname.strip()], qualname)
     func = load_function(file, qualname, setup_dir, package=package)
     return parse_function_doc(inspect.getdoc(func), qualname)
 

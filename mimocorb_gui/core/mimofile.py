@@ -215,7 +215,7 @@ class MimoWriter:
         self._lock = threading.Lock()
         self._closed = False
 
-        self._file = open(self.path, "xb" if exclusive else "wb")  # noqa: SIM115 (closed in close())
+        self._file = open(self.path, "xb" if exclusive else "wb")  # (closed in close())
         try:
             self._file.write(header_bytes)
             self._file.flush()
@@ -484,7 +484,7 @@ class MimoReader:
 
     def __init__(self, path: str | os.PathLike, *, chunk_bytes: int = 8 << 20, warn: bool = True) -> None:
         self.path = Path(path)
-        self._file = open(self.path, "rb")  # noqa: SIM115 (closed in close())
+        self._file = open(self.path, "rb")  # (closed in close())
         try:
             self.legacy = self._file.read(1) == b"\x80"  # pickle protocol >= 2: a mimoCoRB2 file
             self._file.seek(0)

@@ -225,8 +225,11 @@ class RingBuffer:
         self._words_d = buf.cast("d")
         self._meta = []
         self._data = []
-        self._raw = []
-        self._data_mv = []  # plain byte views: the cheapest copy for small events
+        # per slot, the data as uint8 arrays and as plain memoryviews: writers of events with the
+        # buffer's own dtype copy bytes into them (a memoryview slice assignment is the cheapest
+        # copy for small events, np.copyto into the uint8 array for waveforms)
+        self.slot_bytes: list[np.ndarray] = []
+        self.slot_memoryviews: list[memoryview] = []
         self._meta_word = []
         for i in range(n):
             off = self._slots_off + i * self._slot_size
@@ -234,17 +237,17 @@ class RingBuffer:
             self._meta.append(np.ndarray((1,), self.metadata_dtype, buffer=buf, offset=off))
             doff = off + self._data_off
             self._data.append(np.ndarray((self.data_length,), self.dtype, buffer=buf, offset=doff))
-            self._raw.append(np.ndarray((self._data_bytes,), np.uint8, buffer=buf, offset=doff))
-            self._data_mv.append(buf[doff : doff + self._data_bytes])
+            self.slot_bytes.append(np.ndarray((self._data_bytes,), np.uint8, buffer=buf, offset=doff))
+            self.slot_memoryviews.append(buf[doff : doff + self._data_bytes])
 
     def _unmap(self) -> None:
-        for view in self.__dict__.pop("_data_mv", []):
+        for view in self.__dict__.pop("slot_memoryviews", []):
             view.release()
         for attr in ("_hdr", "_free", "_filled", "_seq", "_words_q", "_words_d"):
             view = self.__dict__.pop(attr, None)
             if view is not None:
                 view.release()
-        self._meta = self._data = self._raw = self._meta_word = []
+        self._meta = self._data = self.slot_bytes = self._meta_word = []
 
     def _bind_locks(self) -> None:
         w_pop, w_push, r_pop, r_push = self._shared_locks
@@ -547,7 +550,7 @@ class Writer(_Handle):
 
     def raw(self, idx: int) -> np.ndarray | None:
         """The slot's data as bytes (for byte copies of same-dtype events), None for a dropped write."""
-        return None if idx < 0 else self._rb._raw[idx]
+        return None if idx < 0 else self._rb.slot_bytes[idx]
 
     def __enter__(self) -> tuple[np.ndarray, np.ndarray]:
         self._idx = idx = self.acquire()
@@ -673,7 +676,7 @@ class Observer(_Handle):
             if s1 & 1:
                 time.sleep(0)  # a writer is filling this slot right now; look again
                 continue
-            np.copyto(self._raw, rb._raw[idx])
+            np.copyto(self._raw, rb.slot_bytes[idx])
             np.copyto(self._meta_raw, rb._meta[idx].view(np.uint8))
             if seq[idx] == s1:
                 self._seen = written

@@ -33,8 +33,6 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from mimocorb_gui.core.bufferio import StopFlag
 from mimocorb_gui.core.ringbuffer import BufferStats, Observer, RingBuffer
 from mimocorb_gui.core.runplan import RunPlan
@@ -42,12 +40,12 @@ from mimocorb_gui.core.runrecord import RunRecord
 from mimocorb_gui.core.runwatch import StallWatch, StopDeadlines, buffer_account
 from mimocorb_gui.core.shm import free_memory, human_bytes
 from mimocorb_gui.core.workers import ProcessPlan, Worker, WorkerStats
+from mimocorb_gui.core.yaml_values import block_yaml
 
 __all__ = ["BufferRunStats", "LogEntry", "Run", "RunStats", "SetupInvalid", "StartError"]
 
 log = logging.getLogger("mimocorb.run")
 
-STATES = ("created", "running", "paused", "stopping", "finished", "failed")
 STOP_DEADLINE = 30.0  # seconds a worker may take to finish once it has nothing left to wait for (a
 # 2-core PC at load average 20 took over 10 s to end workers in the GUI tests)
 STALL_THRESHOLD = 10.0  # seconds a full buffer's readers may take nothing before it is reported
@@ -251,11 +249,11 @@ class Run:
             except OSError as exc:
                 raise StartError(f"cannot create a run directory under {self.run_root}: {exc}") from exc
             (self.run_dir / "setup.yaml").write_text(
-                f"# resolved copy of {plan.setup_path}\n" + yaml.safe_dump(plan.resolved, sort_keys=False)
+                f"# resolved copy of {plan.setup_path}\n" + block_yaml(plan.resolved), encoding="utf-8"
             )
             if self.notes:
                 self.write_notes(self.notes)
-            self._log_file = open(self.run_dir / "run.log", "a", encoding="utf-8")  # noqa: SIM115
+            self._log_file = open(self.run_dir / "run.log", "a", encoding="utf-8")
             self._log_queue = self.ctx.Queue()
             self._begun = self.ctx.Value("i", 0)
 
@@ -416,7 +414,7 @@ class Run:
                 if self._check_processes():
                     break
                 self._enforce_deadlines()
-            except Exception:  # noqa: BLE001 - the monitor must outlive a bug in one of its checks
+            except Exception:
                 log.exception("run monitor")
                 self._record("run", logging.ERROR, "internal error in the run monitor (see the console)")
             self._threads_stop.wait(0.1)
@@ -580,7 +578,7 @@ class Run:
         for listener in list(self.log_listeners):
             try:
                 listener(entry)
-            except Exception:  # noqa: BLE001 - a broken listener must not stop the log
+            except Exception:  # a broken listener must not stop the log
                 log.exception("log listener failed")
 
     def _log_loop(self) -> None:
@@ -655,14 +653,6 @@ class Run:
                 f"no buffer '{buffer_name}' in this run (buffers: {', '.join(self.buffers) or 'none yet'})"
             ) from None
 
-    def histograms(self, buffer_name: str) -> dict:
-        """Live counts of the ``exporters.histogram`` worker reading ``buffer_name`` (core.livehist)."""
-        from mimocorb_gui.core.livehist import open_live_histograms
-
-        if self.run_dir is None:
-            return {}
-        return open_live_histograms(self.run_dir, buffer_name)
-
     # ----- cleanup --------------------------------------------------------------------------
     def _emergency_cleanup(self) -> None:
         for w in self.workers.values():
@@ -704,5 +694,5 @@ class Run:
         try:
             if not self._closed and self.buffers:
                 self.close(timeout=2.0)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass

@@ -84,11 +84,11 @@ class RunRecord:
             (self.run_dir / FLOW_FILE).write_text(
                 data_flow_svg(run.setup, run.root_buffers), encoding="utf-8"
             )
-        except Exception as exc:  # noqa: BLE001 - a picture must never stop a run
+        except Exception as exc:
             log.warning("data-flow picture not written: %s", exc)
         self._file = None
         try:
-            self._file = open(self.run_dir / STATS_FILE, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            self._file = open(self.run_dir / STATS_FILE, "w", newline="", encoding="utf-8")
             self._csv = csv.writer(self._file)
             self._csv.writerow(self.columns())
             self._file.flush()
@@ -96,7 +96,7 @@ class RunRecord:
                 st = rb.stats()
                 self._previous[name] = (self._t0, st.events_written, st.deadtime_total)
             psutil.cpu_percent()  # the first call only starts psutil's measurement
-        except Exception as exc:  # noqa: BLE001 - the run goes on without its statistics file
+        except Exception as exc:
             log.warning("stats.csv not written: %s", exc)
             self._failed = True
             self.close()
@@ -118,7 +118,7 @@ class RunRecord:
                 self._write_row(now)
             if final:
                 self.close()
-        except Exception as exc:  # noqa: BLE001 - statistics must never stop a run
+        except Exception as exc:
             self._failed = True
             log.warning("stats.csv: writing stopped: %s", exc)
             self.close()

@@ -27,6 +27,7 @@ from mimocorb_gui.core.ringbuffer import Reader, Writer
 
 __all__ = [
     "TEMPLATE_RULES",
+    "copy_event",
     "setup_check",
     "Exporter",
     "Filter",
@@ -153,7 +154,7 @@ TEMPLATE_RULES: dict[str, TemplateRule] = {
 }
 
 
-def _copy_event(writer: Writer, idx: int, meta: np.ndarray, data: np.ndarray) -> None:
+def copy_event(writer: Writer, idx: int, meta: np.ndarray, data: np.ndarray) -> None:
     """Copy one event into an acquired slot: bytes when the dtypes match, field by field otherwise."""
     out_meta, out_data = writer.slot(idx)
     out_meta[:] = meta
@@ -168,7 +169,7 @@ def _forward(writers, meta: np.ndarray, data: np.ndarray) -> None:
     """Copy one event into a new slot of each writer."""
     for w in writers:
         widx = w.acquire()
-        _copy_event(w, widx, meta, data)
+        copy_event(w, widx, meta, data)
         w.commit(widx)
 
 
@@ -254,7 +255,7 @@ class Importer(_Template):
         rb = writer.buffer
         dtype, shape = rb.dtype, (rb.data_length,)
         small = rb.data_length * dtype.itemsize <= _SMALL_EVENT_BYTES
-        stop = self.io.stop_flag._value if self.io.stop_flag is not None else None
+        stop = self.io.stop_flag.shared_value if self.io.stop_flag is not None else None
         now = time.time
         gen = ufunc()
         t_previous = now()  # when the previous event was written (mimoCoRB2's time_last_event)
@@ -274,9 +275,9 @@ class Importer(_Template):
                     ):
                         # same layout: copy bytes (a field-by-field assignment is ~30x slower)
                         if small:
-                            rb._data_mv[idx][:] = data.tobytes()
+                            rb.slot_memoryviews[idx][:] = data.tobytes()
                         else:
-                            rb._raw[idx][:] = data.view(np.uint8)
+                            rb.slot_bytes[idx][:] = data.view(np.uint8)
                     else:
                         writer.slot(idx)[1][:] = data
                 except BaseException:
@@ -425,7 +426,7 @@ class Processor(_OneSource):
                         continue
                     widx = w.acquire()
                     try:
-                        _copy_event(w, widx, meta, np.asarray(result))
+                        copy_event(w, widx, meta, np.asarray(result))
                     except BaseException:
                         w.discard(widx)
                         raise

@@ -155,7 +155,7 @@ def _orphaned(plan: ProcessPlan) -> None:
         plan.log_queue.cancel_join_thread()
     except (AttributeError, OSError):  # pragma: no cover
         pass
-    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives until the process ends
+    sys.stdout = sys.stderr = open(os.devnull, "w")
     _append_run_log(
         plan,
         f"the controlling process ended: process {plan.index} stops in order "
@@ -170,7 +170,7 @@ def _orphaned(plan: ProcessPlan) -> None:
     for rb, wid in plan.sinks:
         try:
             rb.close_writer(wid)
-        except Exception:  # noqa: BLE001 - leaving anyway
+        except Exception:
             pass
     os._exit(EXIT_FAILED)
 
@@ -234,7 +234,7 @@ def process_main(plan: ProcessPlan) -> None:
         function = load_function(plan.file, plan.function, Path(plan.setup_dir))
         _count_begun(plan)
         function(io)
-    except BaseException as exc:  # noqa: BLE001 - every failure must be reported and cleaned up
+    except BaseException as exc:  # every failure must be reported and cleaned up
         code = EXIT_FAILED
         logger.error(
             "worker '%s' (process %d) failed: %s: %s\n%s",
@@ -257,7 +257,7 @@ def process_main(plan: ProcessPlan) -> None:
                     plan.index,
                     discarded,
                 )
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             logger.error("worker '%s': cleanup failed: %s", plan.worker, exc)
             code = EXIT_FAILED
         for s in (sys.stdout, sys.stderr):
@@ -288,9 +288,9 @@ class WorkerStats:
             return "failed"
         if self.alive:
             return "running"
-        if all(c == 0 for c in self.exitcodes):
-            return "finished"
-        return "not started" if all(c is None for c in self.exitcodes) else "stopped"
+        if all(c is None for c in self.exitcodes):  # also no process at all yet
+            return "not started"
+        return "finished" if all(c == 0 for c in self.exitcodes) else "stopped"
 
 
 @dataclass

@@ -19,7 +19,7 @@ __all__ = ["clocked_importer", "export", "mimoFile", "simulate_importer"]
 DISTRIBUTIONS = ("uniform", "poisson")
 
 
-class mimoFile:  # noqa: N801 - mimoCoRB2's name
+class mimoFile:
     """mimoCoRB2's file handler, for analysis scripts: reads both formats, writes ours.
 
     ``mimoFile.from_file(path)`` opens a recording (this application's format or mimoCoRB2's

@@ -13,7 +13,7 @@ import numpy as np
 from mimocorb_gui.core.bufferio import BufferIO
 from mimocorb_gui.core.livehist import LiveHistogramWriter, check_bins, histogram_dir, parse_bins
 from mimocorb_gui.core.ringbuffer import Reader
-from mimocorb_gui.core.templates import Exporter, _copy_event, setup_check
+from mimocorb_gui.core.templates import Exporter, copy_event, setup_check
 from mimocorb_gui.functions._checks import check_number
 
 __all__ = ["CsvFormatter", "csv", "drain", "histogram"]
@@ -41,7 +41,7 @@ def _events(
                 meta, data = reader.slot(idx)
                 for w in writers:
                     widx = w.acquire()
-                    _copy_event(w, widx, meta, data)
+                    copy_event(w, widx, meta, data)
                     w.commit(widx)
                 yield meta, data
             finally:
@@ -275,7 +275,7 @@ def _open_exclusive(run_dir: Path, filename: str):
     for i in range(1000):
         path = run_dir / (filename if i == 0 else f"{stem}_{i}{suffix}")
         try:
-            return path, open(path, "xb", buffering=0)  # noqa: SIM115 - closed by the caller
+            return path, open(path, "xb", buffering=0)  # closed by the caller
         except FileExistsError:
             continue
     raise RuntimeError(f"no free file name {stem}_<n>.csv in {run_dir}")

@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+from mimocorb_gui.shipped import resource
+
 __all__ = ["create_app", "main"]
 
 
@@ -24,7 +26,7 @@ def create_app(argv: list[str] | None = None):
     QCoreApplication.setOrganizationName("mimoCoRB")
     QCoreApplication.setApplicationName("mimoCoRB")
     QGuiApplication.setDesktopFileName("mimocorb")
-    icon = Path(__file__).resolve().parents[2] / "resources" / "mimocorb.svg"
+    icon = resource("mimocorb.svg")
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
     return app

@@ -210,7 +210,7 @@ class DockLayout:
             if isinstance(entry.get("settings"), dict):
                 try:
                     dock.apply_settings(entry["settings"])
-                except Exception:  # noqa: BLE001 - an old settings entry must not stop the window
+                except Exception:  # an old settings entry must not stop the window
                     log.warning("ignoring saved settings of dock %s", dock_id, exc_info=True)
         return ok
 

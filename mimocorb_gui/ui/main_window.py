@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mimocorb_gui.shipped import resource
 from mimocorb_gui.ui.banner import Banner, escape_html
 from mimocorb_gui.ui.dock_layout import DockLayout
 from mimocorb_gui.ui.docks.base import MonitorDock, configure_pyqtgraph
@@ -53,7 +54,7 @@ class EditorLoader:
         """The GraphEditor class, or None (the reason is then in ``self.error``)."""
         try:
             from mimocorb_gui.ui.editor import GraphEditor
-        except Exception as exc:  # noqa: BLE001 - a broken editor must not keep the window from opening
+        except Exception as exc:  # a broken editor must not keep the window from opening
             self.error = f"{type(exc).__name__}: {exc}"
             log.warning("graph editor unavailable: %s", self.error)
             return None
@@ -107,7 +108,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         )
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-        icon = Path(__file__).resolve().parents[2] / "resources" / "mimocorb.svg"
+        icon = resource("mimocorb.svg")
         if icon.is_file():
             self.setWindowIcon(QIcon(str(icon)))
 
@@ -121,7 +122,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         if editor_cls is not None:
             try:
                 self.editor = editor_cls(self)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # no answer, refused keys, a malformed setup: say so
                 self.editor_loader.error = f"{type(exc).__name__}: {exc}"
                 log.exception("graph editor failed to start")
                 self.editor = None
@@ -297,7 +298,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         try:
             remote = connect_remote_run(*answer)
             setup = Setup.from_text(remote.setup_text, Path.cwd() / f"{remote.setup_name}.yaml")
-        except Exception as exc:  # noqa: BLE001 - no answer, refused keys, a malformed setup: say so
+        except Exception as exc:
             self.inform("Connect to Run", f"Cannot connect:\n{exc}")
             return False
         self._save_layout()
@@ -366,19 +367,19 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
                     return target
         return None
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
+    def dragEnterEvent(self, event) -> None:
         if self._dropped_setup(event.mimeData()) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dragMoveEvent(self, event) -> None:  # noqa: N802
+    def dragMoveEvent(self, event) -> None:
         if self._dropped_setup(event.mimeData()) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dropEvent(self, event) -> None:  # noqa: N802
+    def dropEvent(self, event) -> None:
         target = self._dropped_setup(event.mimeData())
         if target is None:
             event.ignore()
@@ -496,7 +497,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
 
     # ------------------------------------------------------------------ closing
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self.controller.busy:
             answer = self.ask(
                 "Quit during a run?",

@@ -227,12 +227,6 @@ class RunController(QObject):
             self._run.resume()
             self.poll()
 
-    def toggle_pause(self) -> None:
-        if self._state == "running":
-            self.pause()
-        elif self._state == "paused":
-            self.resume()
-
     def stop(self, reason: str = "stop requested") -> None:
         """Ask the run to stop in order; returns at once (the poll timer sees it end)."""
         if self._run is not None and self._state in ("running", "paused"):

@@ -26,7 +26,7 @@ def open_run(window, run_dir) -> QWidget | None:
 
     try:
         view = open_run_window(run_dir, getattr(window, "settings", None), None)
-    except Exception as exc:  # noqa: BLE001 - a broken run directory must not take the window down
+    except Exception as exc:
         log.warning("cannot open run %s", run_dir, exc_info=True)
         QMessageBox.warning(window, "Open Run", f"Cannot open {run_dir} as a run:\n{exc}")
         return None

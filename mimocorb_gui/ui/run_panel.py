@@ -128,7 +128,7 @@ class RunPanel:
             self._set_problems(exc.problems)
             self.inform("Cannot start", str(exc))
             return False
-        except Exception as exc:  # noqa: BLE001 - e.g. the run directory cannot be created
+        except Exception as exc:  # e.g. the run directory cannot be created
             log.exception("start failed")
             self.inform("Cannot start", f"The run could not be started:\n{type(exc).__name__}: {exc}")
             return False

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mimocorb_gui.shipped import example_setups
 from mimocorb_gui.ui.run_menu import add_recent_runs
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class WelcomePage(QWidget):
         self.recent.itemActivated.connect(self._activated)
         lay.addWidget(self.recent)
         self.recent_runs = add_recent_runs(box, window, lay)  # finished runs of those setups, read-only
-        examples = sorted((Path(__file__).resolve().parents[2] / "setups").glob("*/setup.yaml"))
+        examples = example_setups()
         self.examples = QListWidget(box)
         for path in examples:
             item = QListWidgetItem(f"{path.parent.name}  —  {path}")

@@ -30,13 +30,13 @@ import threading
 import time
 from pathlib import Path
 
-import yaml
 import zmq
 
 from mimocorb_gui.core.remote import wire
 from mimocorb_gui.core.remote.security import normalize_address, secure_socket
 from mimocorb_gui.core.remote.source import stats_to_dict
 from mimocorb_gui.core.run import LogEntry
+from mimocorb_gui.core.yaml_values import block_yaml
 
 __all__ = ["KEY_FILE", "RunServer"]
 
@@ -111,7 +111,7 @@ class RunServer:
             self._request_id = None
             try:
                 reply = self._answer(body)
-            except Exception as exc:  # noqa: BLE001 - a viewer must never stop the server
+            except Exception as exc:  # a viewer must never stop the server
                 log.exception("serving a request failed")
                 reply = [{"ok": False, "error": f"{type(exc).__name__}: {exc}"}]
             head, *rest = reply
@@ -146,7 +146,7 @@ class RunServer:
                     "run_dir": None if run.run_dir is None else str(run.run_dir),
                     "root_buffers": sorted(run.root_buffers),
                     "setup_name": run.setup.name,
-                    "setup": yaml.safe_dump(run.setup.resolved_dict(), sort_keys=False),
+                    "setup": block_yaml(run.setup.resolved_dict()),
                     "buffers": {
                         name: {"dtype": json.loads(wire.dtype_text(rb.dtype)), "data_length": rb.data_length}
                         for name, rb in run.buffers.items()

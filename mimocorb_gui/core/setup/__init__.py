@@ -15,14 +15,15 @@ Schema (the manual's, unchanged)::
 
 Package layout, one job per module: ``specs`` (value types and the plain spec views), ``yamledit``
 (ruamel comment/anchor surgery and the three-way text merge), ``model`` (the :class:`Setup` model),
-``validation`` (the validator and its messages). Everything is imported from here.
+``validation`` (the validator and its messages), ``configs`` (worker configs as written, merged,
+and where each key comes from). Everything is imported from here.
 """
 
 from __future__ import annotations
 
 from mimocorb_gui.core.setup.model import Setup
 
-# Also imported by name elsewhere, though not in __all__: BUFFERS, WORKERS, DEFAULT_TARGET, DTYPE_EXAMPLES, _plain.
+# Also imported by name elsewhere, though not in __all__: BUFFERS, WORKERS, DEFAULT_TARGET, DTYPE_EXAMPLES.
 from mimocorb_gui.core.setup.specs import (  # noqa: F401
     BUFFER_KEYS,
     BUFFERS,
@@ -37,7 +38,7 @@ from mimocorb_gui.core.setup.specs import (  # noqa: F401
     SetupError,
     SetupState,
     WorkerSpec,
-    _plain,
+    to_plain,
 )
 
 __all__ = [
@@ -51,4 +52,5 @@ __all__ = [
     "TOP_KEYS",
     "BUFFER_KEYS",
     "WORKER_KEYS",
+    "to_plain",
 ]

@@ -18,6 +18,7 @@ from ruamel.yaml.mergevalue import MergeValue
 from ruamel.yaml.scalarstring import ScalarString
 
 from mimocorb_gui.core import loader, setuplimits
+from mimocorb_gui.core.setup import configs
 from mimocorb_gui.core.setup.specs import (
     _NEW_SETUP_TEXT,
     BUFFER_KEYS,
@@ -34,7 +35,7 @@ from mimocorb_gui.core.setup.specs import (
     WorkerSpec,
     _check_role,
     _describe,
-    _plain,
+    to_plain,
 )
 from mimocorb_gui.core.setup.validation import _Validator
 from mimocorb_gui.core.setup.yamledit import (
@@ -48,7 +49,6 @@ from mimocorb_gui.core.setup.yamledit import (
     _located,
     _merge_text,
     _own_keys,
-    _read_config_file,
     _refcounts,
     _rename_key,
     _same_scalar,
@@ -81,6 +81,10 @@ class Setup:
         self._base = base
         self._dirty = False
         self._saved_text = self._original
+        # to_text() is computed once per edit generation (every edit bumps it): the editor asks for
+        # the text before and after each edit, and `modified` on every window title update
+        self._generation = 0
+        self._text_cache: tuple[int, str] | None = None
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
 
     # ------------------------------------------------------------------ construction
@@ -174,20 +178,35 @@ class Setup:
         return stream.getvalue()
 
     def to_text(self) -> str:
-        """The YAML text: the loaded text with only the edited parts changed."""
+        """The YAML text: the loaded text with only the edited parts changed (computed once per edit)."""
         if not self._dirty:
             return self._original
+        cached = self._text_cache
+        if cached is not None and cached[0] == self._generation:
+            return cached[1]
+        text = self._merged_text()
+        self._text_cache = (self._generation, text)
+        return text
+
+    def _merged_text(self) -> str:
+        """The document dumped, with the untouched parts of the loaded text kept (a three-way text
+        merge), provided the merged text still reads as the document; else the plain dump."""
         new = self._dump()
         merged = _merge_text(self._original, self._base, new)
         if merged is None or merged == new:
             return new
+        safe = YAML(typ="safe", pure=True)
         try:
-            same = _plain(YAML(typ="safe", pure=True).load(merged)) == _plain(
-                YAML(typ="safe", pure=True).load(new)
-            )
+            reread = to_plain(safe.load(merged))
         except YAMLError:
-            same = False
-        return merged if same else new
+            return new
+        if reread == to_plain(self._doc):  # compare with the document itself: no second parse
+            return merged
+        # a value the two readers represent differently (e.g. a tagged scalar): compare like with like
+        try:
+            return merged if reread == to_plain(safe.load(new)) else new
+        except YAMLError:
+            return new
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write the setup (atomically) to ``path`` or its own path; ``path`` becomes its path.
@@ -221,6 +240,8 @@ class Setup:
         self._original = text
         self._base = self._dump()
         self._dirty = False
+        self._generation += 1
+        self._text_cache = None
 
     # ------------------------------------------------------------------ undo snapshots
 
@@ -255,6 +276,7 @@ class Setup:
 
     def _changed(self, event: str, **detail: Any) -> None:
         self._dirty = True
+        self._generation += 1
         self._emit(event, **detail)
 
     # ------------------------------------------------------------------ properties
@@ -281,8 +303,15 @@ class Setup:
 
     @property
     def modified(self) -> bool:
-        """True when the text differs from what was last loaded or saved."""
+        """True when the text differs from what was last loaded or saved (cheap: the text is cached)."""
+        if not self._dirty:
+            return self._original != self._saved_text
         return self.to_text() != self._saved_text
+
+    @property
+    def generation(self) -> int:
+        """A number that changes with every edit, load of a snapshot and save (for caches of views)."""
+        return self._generation
 
     @property
     def target_directory(self) -> Path:
@@ -314,29 +343,29 @@ class Setup:
         for name, raw in self._section(BUFFERS).items():
             raw = raw if isinstance(raw, Mapping) else {}
             fields = raw.get("data_dtype")
-            fields = {str(k): _plain(v) for k, v in fields.items()} if isinstance(fields, Mapping) else {}
+            fields = {str(k): to_plain(v) for k, v in fields.items()} if isinstance(fields, Mapping) else {}
             try:
                 dtype = np.dtype([(k, v) for k, v in fields.items()]) if fields else None
             except (TypeError, ValueError):
                 dtype = None
             result[str(name)] = BufferSpec(
                 name=str(name),
-                slot_count=_plain(raw.get("slot_count")),
-                data_length=_plain(raw.get("data_length")),
+                slot_count=to_plain(raw.get("slot_count")),
+                data_length=to_plain(raw.get("data_length")),
                 dtype=dtype,
                 data_dtype=fields,
-                units=parse_units(_plain(raw.get("units")), list(fields) or None),
+                units=parse_units(to_plain(raw.get("units")), list(fields) or None),
             )
         return result
 
     @property
     def workers(self) -> dict[str, WorkerSpec]:
         """``{name: WorkerSpec}`` in file order, configs merged (base_config, then each entry)."""
-        base, base_files = self._merged_config(self._doc.get("base_config"), "base_config", None)
+        base, base_files = self.merged_config(self._doc.get("base_config"), "base_config", None)
         result = {}
         for name, raw in self._section(WORKERS).items():
             raw = raw if isinstance(raw, Mapping) else {}
-            config, files = self._merged_config(raw.get("config"), f"{WORKERS}.{name}.config", None)
+            config, files = self.merged_config(raw.get("config"), f"{WORKERS}.{name}.config", None)
             file = raw.get("file")
             file = str(file).strip() if isinstance(file, str) and file.strip() else None
             result[str(name)] = WorkerSpec(
@@ -345,7 +374,7 @@ class Setup:
                 function=str(raw.get("function") or ""),
                 config={**base, **config},
                 config_files=base_files + files,
-                number_of_processes=_plain(raw.get("number_of_processes", 1)),
+                number_of_processes=to_plain(raw.get("number_of_processes", 1)),
                 sources=self._names(raw.get("sources")),
                 sinks=self._names(raw.get("sinks")),
                 observes=self._names(raw.get("observes")),
@@ -356,7 +385,7 @@ class Setup:
     @property
     def base_config(self) -> dict[str, Any]:
         """The merged ``base_config`` (applied under every worker's config)."""
-        return self._merged_config(self._doc.get("base_config"), "base_config", None)[0]
+        return self.merged_config(self._doc.get("base_config"), "base_config", None)[0]
 
     @staticmethod
     def _names(value: Any) -> list[str]:
@@ -368,65 +397,35 @@ class Setup:
             return [str(v) for v in value if isinstance(v, str)]
         return []
 
-    def _config_entries(self, raw: Any, location: str) -> Iterable[tuple[str, Any]]:
-        """(location, entry) pairs of a config value: a mapping, a file name, or a list of them."""
-        if raw is None:
-            return []
-        if isinstance(raw, (Mapping, str)):
-            return [(location, raw)]
-        if isinstance(raw, list):
-            return [(f"{location}[{i}]", entry) for i, entry in enumerate(raw)]
-        return [(location, raw)]
-
-    def _merged_config(
-        self, raw: Any, location: str, problems: list[tuple[str, str]] | None
+    def merged_config(
+        self, raw: Any, location: str, problems: list[tuple[str, str]] | None = None
     ) -> tuple[dict[str, Any], list[Path]]:
-        """Merge a config value; bad entries are reported into ``problems`` as (location, message)."""
-        config: dict[str, Any] = {}
-        files: list[Path] = []
-        if raw is not None and not isinstance(raw, (Mapping, str, list)):
-            if problems is not None:
-                problems.append(
-                    (
-                        location,
-                        f"must be a mapping, a config file name or a list of them, found {_describe(raw)}",
-                    )
-                )
-            return config, files
-        for where, entry in self._config_entries(raw, location):
-            if isinstance(entry, Mapping):
-                config.update(_plain(entry))
-            elif isinstance(entry, str):
-                path = loader.resolve_file(entry, self.setup_dir)
-                if not path.is_file():
-                    if problems is not None:
-                        problems.append((where, f"config file '{entry}' not found (looked for {path})"))
-                    continue
-                try:
-                    data = _read_config_file(path)
-                except (OSError, YAMLError, UnicodeDecodeError, setuplimits.LimitError) as exc:
-                    if problems is not None:
-                        detail = str(exc).strip().replace("\n", " ")
-                        if isinstance(exc, setuplimits.LimitError) and exc.line:
-                            detail = f"line {exc.line}, column {exc.column}: {detail}"
-                        problems.append((where, f"cannot read config file '{entry}' ({path}): {detail}"))
-                    continue
-                if not isinstance(data, Mapping):
-                    if problems is not None:
-                        problems.append(
-                            (
-                                where,
-                                f"config file '{entry}' must hold a mapping of config keys, found {_describe(data)}",
-                            )
-                        )
-                    continue
-                files.append(path)
-                config.update(_plain(data))
-            elif problems is not None:
-                problems.append(
-                    (where, f"config entries must be file names or mappings, found {_describe(entry)}")
-                )
-        return config, files
+        """A config value as a worker sees it (mappings and config files merged in order) and the
+        files read; bad entries are reported into ``problems`` as (location, message)."""
+        return configs.merged_config(raw, location, self.setup_dir, problems)
+
+    def written_entry(self, section: str, name: str) -> dict[str, Any] | None:
+        """Buffer or worker ``name`` of ``section`` ('Buffers' | 'Workers') as written, plain python."""
+        entries = self._doc.get(section)
+        entry = entries.get(name) if isinstance(entries, Mapping) else None
+        return to_plain(entry) if isinstance(entry, Mapping) else None
+
+    def inline_config(self, worker: str) -> dict[str, Any]:
+        """The config keys written in the setup itself for ``worker`` (not those from config files)."""
+        return configs.inline_config(self._raw_worker(worker))
+
+    def config_origins(self, worker: str) -> dict[str, str]:
+        """``{key: where its effective value comes from}``: 'setup', a config file name, or 'base_config'."""
+        return configs.config_origins(self._doc.get("base_config"), self._raw_worker(worker), self.setup_dir)
+
+    def config_with_value(self, worker: str, key: str, value: Any, present: bool = True) -> Any:
+        """The worker's ``config`` value with ``key`` set to ``value`` (or removed when not ``present``),
+        its config files and their order kept; for ``set_worker_field(worker, 'config', ...)``."""
+        return configs.config_with_value(self._raw_worker(worker), key, value, present)
+
+    def _raw_worker(self, name: str) -> Any:
+        workers = self._doc.get(WORKERS)
+        return workers.get(name) if isinstance(workers, Mapping) else None
 
     def resolved_dict(self) -> dict[str, Any]:
         """Plain dicts with merged configs and absolute paths, e.g. for a copy in the run directory."""

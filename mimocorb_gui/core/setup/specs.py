@@ -111,12 +111,14 @@ class SetupState:
 # =========================================================================== helpers: values
 
 
-def _plain(value: Any) -> Any:
-    """ruamel round-trip objects -> plain python (dict, list, int, float, bool, str, None)."""
+def to_plain(value: Any) -> Any:
+    """ruamel round-trip objects -> plain python (dict, list, int, float, bool, str, None).
+
+    Public: the editor compares and copies setup values with it."""
     if isinstance(value, Mapping):
-        return {_plain(k): _plain(v) for k, v in value.items()}
+        return {to_plain(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [to_plain(v) for v in value]
     if isinstance(value, ScalarBoolean) or isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
@@ -138,7 +140,7 @@ def _describe(value: Any) -> str:
     kind = "boolean" if isinstance(value, bool) else type(value).__name__
     if isinstance(value, ScalarString) or isinstance(value, str):
         kind = "str"
-    return f"{kind} {_plain(value)!r}"
+    return f"{kind} {to_plain(value)!r}"
 
 
 def _is_int(value: Any) -> bool:

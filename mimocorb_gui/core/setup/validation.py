@@ -26,7 +26,7 @@ from mimocorb_gui.core.setup.specs import (
     Problem,
     _describe,
     _is_int,
-    _plain,
+    to_plain,
 )
 from mimocorb_gui.core.setup.yamledit import _anchor_of, _line_of
 from mimocorb_gui.core.units import check_units
@@ -211,7 +211,7 @@ class _Validator:
             )
             return None
         if _is_int(value) or isinstance(value, float):
-            found = f"found {_plain(value)!r}"
+            found = f"found {to_plain(value)!r}"
         else:
             found = f"found {_describe(value)}"
         self.error(
@@ -290,7 +290,7 @@ class _Validator:
             if not isinstance(dt, str):
                 self.error(
                     loc,
-                    f"bad dtype {_plain(dt)!r}: write the dtype as a string (valid examples: {examples})",
+                    f"bad dtype {to_plain(dt)!r}: write the dtype as a string (valid examples: {examples})",
                     node=node,
                     line=line,
                 )
@@ -467,7 +467,7 @@ class _Validator:
         self, raw: Any, where: str, node: tuple[str, str] | None, parent: Mapping[str, Any] | None = None
     ) -> bool:
         problems: list[tuple[str, str]] = []
-        self.setup._merged_config(raw, where, problems)  # noqa: SLF001 - shared with the views
+        self.setup.merged_config(raw, where, problems)
         for loc, message in problems:
             self.error(loc, message, node=node, line=self.config_line(raw, loc, where, parent))
         return not problems
@@ -487,7 +487,7 @@ class _Validator:
         try:
             specs = self.setup.workers
             buffers = self.setup.buffers
-        except Exception:  # noqa: BLE001 - a setup too broken for the views: its errors are reported already
+        except Exception:  # a setup too broken for the views: its errors are reported already
             return
         for wname, doc in self.function_docs.items():
             spec = specs.get(wname)
@@ -512,7 +512,7 @@ class _Validator:
             role_specs = {role: [buffers[b] for b in getattr(spec, role) if b in buffers] for role in ROLES}
             try:
                 messages = list(check(dict(spec.config), setup_dir=self.setup.setup_dir, **role_specs))
-            except Exception as exc:  # noqa: BLE001 - a check that breaks is itself a problem to show
+            except Exception as exc:  # a check that breaks is itself a problem to show
                 messages = [f"the check of {spec.function} failed: {type(exc).__name__}: {exc}"]
             for message in messages:
                 self.error(where, message, node=("worker", wname), line=line)

@@ -19,7 +19,7 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.scalarstring import ScalarString
 from ruamel.yaml.tokens import CommentToken
 
-from mimocorb_gui.core.setup.specs import SetupError, _dtype_str, _plain
+from mimocorb_gui.core.setup.specs import SetupError, _dtype_str, to_plain
 
 # =========================================================================== helpers: value nodes
 
@@ -62,7 +62,7 @@ def _to_node(value: Any, like: Any = None) -> Any:
 def _same_scalar(old: Any, new: Any) -> bool:
     if isinstance(old, (Mapping, list)) or isinstance(new, (Mapping, list, tuple)):
         return False
-    return type(_plain(old)) is type(_plain(new)) and _plain(old) == _plain(new)
+    return type(to_plain(old)) is type(to_plain(new)) and to_plain(old) == to_plain(new)
 
 
 # =========================================================================== helpers: ruamel document
@@ -73,7 +73,7 @@ def _own_keys(node: CommentedMap) -> list[Any]:
 
 
 def _is_own(node: CommentedMap, key: Any) -> bool:
-    return key in node._ok  # noqa: SLF001 - ruamel's record of non-merged keys
+    return key in node._ok  # ruamel's record of non-merged keys
 
 
 def _items(node: Any) -> list[Any]:

@@ -71,7 +71,7 @@ def driver_problem() -> str | None:
         load_driver()
     except ImportError:
         return INSTALL
-    except Exception as e:  # noqa: BLE001 - picosdk raises its own error when libps3000a is missing
+    except Exception as e:  # picosdk raises its own error when libps3000a is missing
         return f"{INSTALL} ('picosdk' is installed, the PicoSDK library is not: {e})"
     return None
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from mimocorb_gui.functions.importers.rp_daq_server import DaqServer
 from mimocorb_gui.functions.importers.rp_scpi_server import ScpiServer
-from mimocorb_gui.functions.importers.rp_signal import BUFFER_SIZE, SignalModel, local_gamma_energies
+from mimocorb_gui.functions.importers.rp_signal import BUFFER_SIZE, SignalModel
 
 __all__ = [
     "BUFFER_SIZE",
@@ -34,7 +34,6 @@ __all__ = [
     "SCPI_PORT",
     "ScpiServer",
     "SignalModel",
-    "local_gamma_energies",
     "main",
 ]
 

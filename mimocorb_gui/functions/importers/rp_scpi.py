@@ -129,10 +129,6 @@ class ScopeSettings:
         level = -self.trigger_level if self.trigger_source in self.negate else self.trigger_level
         return counts_to_volts(level, self.gain)
 
-    def capture_seconds(self) -> float:
-        """How long the board needs to write one capture (pre + post trigger), without waiting for a trigger."""
-        return BUFFER_SIZE * 8e-9 * self.decimation
-
 
 class RedPitayaScope:
     """The Red Pitaya's acquisition over SCPI: configure once, then ``arm`` / ``wait`` / ``read`` per event.
@@ -195,7 +191,7 @@ class RedPitayaScope:
                 timeout=ms,
                 open_timeout=ms,
             )
-        except Exception as e:  # noqa: BLE001 - pyvisa-py raises bare Exception('could not connect: ...')
+        except Exception as e:  # pyvisa-py raises bare Exception('could not connect: ...')
             self._close_rm()
             raise RedPitayaConnectionError(
                 f"cannot connect to {self.where} within {self.timeout:g} s: {e}"
@@ -222,7 +218,7 @@ class RedPitayaScope:
         if inst is not None:
             try:
                 inst.close()
-            except Exception:  # noqa: BLE001, S110 - closing a broken connection
+            except Exception:  # closing a broken connection
                 pass
         self._close_rm()
 
@@ -231,7 +227,7 @@ class RedPitayaScope:
         if rm is not None:
             try:
                 rm.close()
-            except Exception:  # noqa: BLE001, S110
+            except Exception:
                 pass
 
     def __enter__(self) -> RedPitayaScope:
@@ -502,7 +498,7 @@ def _disable_nagle(inst) -> None:
     try:
         sock = inst.visalib.sessions[inst.session].interface
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except Exception:  # noqa: BLE001, S110 - another backend: an optimisation only
+    except Exception:  # another backend: an optimisation only
         pass
 
 

@@ -1,7 +1,7 @@
 """The emulated Red Pitaya's inputs: detector pulses (Cs-137 gamma spectrum) and noise, shared by both servers.
 
 No sockets here. ``SignalModel`` says what each input carries (pulse rate, polarity, height
-scale, noise, pulse shape); ``local_gamma_energies`` draws the deposited energies. Both the SCPI
+scale, noise, pulse shape); ``simulators.sample_gamma_energies`` draws the deposited energies. Both the SCPI
 board (``rp_scpi_board``) and the MCPHA/daq board (``rp_daq_board``) draw their pulses from it,
 so one model feeds the traces of either protocol and the FPGA histograms.
 """
@@ -14,54 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BASE_SAMPLE_PERIOD", "BUFFER_SIZE", "SignalModel", "first_crossing", "local_gamma_energies"]
+__all__ = ["BASE_SAMPLE_PERIOD", "BUFFER_SIZE", "SignalModel", "first_crossing"]
 
 BUFFER_SIZE = 16384  # samples of the SCPI server's circular buffer (pulse_samples' upper bound)
 BASE_SAMPLE_PERIOD = 8e-9  # 125 MS/s
-
-
-# ----------------------------------------------------------------------------------------------
-# gamma spectrum
-# ----------------------------------------------------------------------------------------------
-
-ELECTRON_MASS_KEV = 511.0
-
-
-def _compton_electron_energies(rng: np.random.Generator, e_gamma: float, n: int) -> np.ndarray:
-    """Recoil electron energies (keV) of Compton scattering, Klein-Nishina distributed (rejection sampling)."""
-    eps = e_gamma / ELECTRON_MASS_KEV
-    t_max = e_gamma * 2 * eps / (1 + 2 * eps)  # Compton edge
-
-    def kn(t: np.ndarray) -> np.ndarray:
-        s = t / e_gamma
-        return 2 + s**2 / (eps**2 * (1 - s) ** 2) + s / (1 - s) * (s - 2 / eps)
-
-    bound = float(kn(np.array([t_max])).max()) * 1.05
-    out = np.empty(0)
-    while out.size < n:
-        t = rng.uniform(0, t_max, size=2 * (n - out.size) + 16)
-        keep = rng.uniform(0, bound, size=t.size) < kn(t)
-        out = np.concatenate([out, t[keep]])
-    return out[:n]
-
-
-def local_gamma_energies(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Deposited energies (keV) of ``n`` Cs-137 gammas in a NaI-like scintillator.
-
-    Local stand-in used when ``mimocorb_gui.functions.simulators.sample_gamma_energies`` is not
-    available: 30 % photopeak (662 keV), 55 % Compton continuum (Klein-Nishina, edge 477 keV),
-    7 % backscatter peak (184 keV), 8 % Ba K X-rays (32 keV); Gaussian resolution 7 % FWHM at
-    662 keV, scaling with sqrt(E).
-    """
-    kind = rng.choice(4, size=n, p=[0.30, 0.55, 0.07, 0.08])
-    e = np.empty(n)
-    e[kind == 0] = 661.7
-    n_c = int(np.count_nonzero(kind == 1))
-    e[kind == 1] = _compton_electron_energies(rng, 661.7, n_c) if n_c else 0
-    e[kind == 2] = 184.0
-    e[kind == 3] = 32.0
-    sigma = 0.07 / 2.355 * np.sqrt(np.maximum(e, 1.0) * 661.7)
-    return np.maximum(e + rng.normal(0.0, 1.0, n) * sigma, 0.0)
 
 
 # ----------------------------------------------------------------------------------------------

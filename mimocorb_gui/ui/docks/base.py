@@ -117,7 +117,7 @@ class EmptyState(QObject):
         h = self.label.sizeHint().height()
         self.label.move((host.width() - width) // 2, max(0, (host.height() - h) // 2))
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+    def eventFilter(self, obj, event) -> bool:  # Qt API
         if obj is self._host and event.type() == QEvent.Type.Resize:
             self._place()
         return False
@@ -198,13 +198,13 @@ class ColumnTableModel(QAbstractTableModel):
     def row_count(self) -> int:
         raise NotImplementedError
 
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802, B008
+    def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else self.row_count()
 
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802, B008
+    def columnCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.columns)
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return self.columns[section]
         return None

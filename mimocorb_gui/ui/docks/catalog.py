@@ -10,6 +10,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QWidget
 
+from mimocorb_gui.core.livehist import histogram_workers
 from mimocorb_gui.ui.docks.base import MonitorDock
 
 __all__ = ["DockPlan", "build_docks", "dock_plans", "dock_signature", "function_key"]
@@ -18,8 +19,6 @@ log = logging.getLogger(__name__)
 
 OSCILLOSCOPE_FUNCTIONS = {"observers.oscilloscope"}
 HISTOGRAM_EXPORTERS = {"exporters.histogram", "importers.redpitaya.spectrum"}  # workers that write the counts
-HISTOGRAM_DISPLAYS = {"observers.histogram", "visualizers.histogram", "visualizers.csv"}
-FIXED_DOCKS = ("rates", "buffers", "workers", "log")
 
 
 def function_key(function: str) -> str:
@@ -40,26 +39,12 @@ class DockPlan:
 
 def _histogram_workers(setup) -> list[tuple[str, str, Any, bool]]:
     """(worker, buffer, bins, is_exporter) for every histogram worker, in file order."""
-    try:
-        from mimocorb_gui.core.livehist import histogram_workers
-    except ImportError:
-        histogram_workers = None
     specs = setup.workers
     out = []
-    if histogram_workers is not None:
-        for hw in histogram_workers(setup):
-            spec = specs.get(hw.worker)
-            is_exporter = spec is not None and function_key(spec.function) in HISTOGRAM_EXPORTERS
-            out.append((hw.worker, hw.buffer, hw.bins, is_exporter))
-        return out
-    for name, w in specs.items():
-        key = function_key(w.function)
-        if w.file:
-            continue
-        if key in HISTOGRAM_EXPORTERS and w.sources:
-            out.append((name, w.sources[0], w.config.get("bins"), True))
-        elif key in HISTOGRAM_DISPLAYS and w.observes:
-            out.append((name, w.observes[0], w.config.get("bins"), False))
+    for hw in histogram_workers(setup):
+        spec = specs.get(hw.worker)
+        is_exporter = spec is not None and function_key(spec.function) in HISTOGRAM_EXPORTERS
+        out.append((hw.worker, hw.buffer, hw.bins, is_exporter))
     return out
 
 

@@ -142,7 +142,7 @@ class LogFilter(QSortFilterProxyModel):
         else:
             self.invalidateFilter()
 
-    def filterAcceptsRow(self, row: int, parent) -> bool:  # noqa: N802
+    def filterAcceptsRow(self, row: int, parent) -> bool:
         e = self.sourceModel().entries[row]
         if e.levelno < self.min_level:
             return False

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from mimocorb_gui.functions.observers import parse_oscilloscope_config
+
 __all__ = ["ScopeConfig", "scope_config"]
 
 
@@ -51,40 +53,9 @@ def _scaling(value: Any, default_unit: str) -> tuple[float, float, str]:
     return (scale, offset, unit)
 
 
-def _local_parse(config: dict, dtype: np.dtype) -> dict:
-    """The manual's keys with its defaults (used when functions.observers is not available)."""
-    names = list(dtype.names or [])
-    channels = config.get("channels") or names
-    if isinstance(channels, str):
-        channels = [channels]
-    unknown = [c for c in channels if c not in names]
-    if unknown:
-        raise ValueError(f"channels {unknown} are not fields of the buffer (fields: {', '.join(names)})")
-    ylim = config.get("ylim")
-    if ylim is not None:
-        ylim = (float(ylim[0]), float(ylim[1]))
-    colors = config.get("colors") or {}
-    if isinstance(colors, (list, tuple)):
-        colors = dict(zip(channels, colors, strict=False))
-    return {
-        "channels": list(channels),
-        "ylim": ylim,
-        "t_scaling": config.get("t_scaling"),
-        "y_scaling": config.get("y_scaling"),
-        "trigger_level": config.get("trigger_level"),
-        "update_interval": config.get("update_interval", 1.0),
-        "colors": colors,
-    }
-
-
 def scope_config(config: dict, dtype: np.dtype) -> ScopeConfig:
-    """Normalize an oscilloscope worker's config (functions.observers when available; ValueError if invalid)."""
-    try:
-        from mimocorb_gui.functions.observers import parse_oscilloscope_config
-    except ImportError:
-        parsed: Any = _local_parse(dict(config), dtype)
-    else:
-        parsed = parse_oscilloscope_config(dict(config), dtype)
+    """Normalize an oscilloscope worker's config with the worker's own parser (ValueError if invalid)."""
+    parsed = parse_oscilloscope_config(dict(config), dtype)
     names = list(dtype.names or [])
     channels = list(_get(parsed, "channels") or names)
     ylim = _get(parsed, "ylim")

@@ -117,7 +117,7 @@ class HistogramFeed:
             if callable(close):
                 try:
                     close()
-                except Exception:  # noqa: BLE001 - releasing a view must not break the GUI
+                except Exception:
                     log.debug("closing live histogram failed", exc_info=True)
 
 
@@ -251,14 +251,14 @@ def is_run_dir(path: str | Path) -> bool:
 
 def recent_runs(setup_paths, limit: int = 10) -> list[Path]:
     """The newest run directories of these setups (their target_directory, default ``runs``), newest first."""
-    import yaml
+    from mimocorb_gui.core.yaml_values import YAMLError, load_plain
 
     found: list[tuple[float, Path]] = []
     for setup_path in setup_paths:
         setup_path = Path(setup_path)
         try:
-            doc = yaml.safe_load(setup_path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
+            doc = load_plain(setup_path.read_text(encoding="utf-8")) or {}
+        except (OSError, YAMLError):
             continue
         target = doc.get("target_directory", "runs") if isinstance(doc, dict) else "runs"
         root = Path(str(target)).expanduser()

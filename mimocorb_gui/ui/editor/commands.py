@@ -53,8 +53,6 @@ class EditCommand(QUndoCommand):
 class MoveCommand(QUndoCommand):
     """Nodes moved by the user (positions only; the setup text does not change)."""
 
-    ID = 4242
-
     def __init__(self, target, moved: dict[NodeKey, tuple[Point, Point]], text: str = "Move") -> None:
         n = len(moved)
         super().__init__(f"{text} {n} node{'s' if n != 1 else ''}" if text == "Move" else text)

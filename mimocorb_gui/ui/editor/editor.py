@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
 
 from mimocorb_gui.core.setup import ROLES, Setup, SetupState
 from mimocorb_gui.ui.editor.commands import EditCommand, EditorState, MoveCommand
-from mimocorb_gui.ui.editor.items import NodeItem
 from mimocorb_gui.ui.editor.layout import (
     NodeKey,
     Point,
@@ -495,11 +494,8 @@ class GraphEditor(QWidget):
         return self.remove_nodes(self.scene.selected_keys(), [e.key for e in self.scene.selected_edges()])
 
     def _raw_field(self, section: str, name: str, key: str) -> Any:
-        from mimocorb_gui.core.setup import _plain  # the model's ruamel -> plain conversion
-
-        entries = self._setup.document.get(section) if self._setup is not None else None
-        entry = entries.get(name) if hasattr(entries, "get") else None
-        return _plain(entry.get(key)) if hasattr(entry, "get") else None
+        entry = self._setup.written_entry(section, name) if self._setup is not None else None
+        return entry.get(key) if entry is not None else None
 
     @staticmethod
     def _same(old: Any, new: Any) -> bool:
@@ -608,17 +604,14 @@ class GraphEditor(QWidget):
         """The selected nodes as plain data (what copy puts on the clipboard)."""
         keys = self.scene.selected_keys() if keys is None else keys
         buffers, workers, positions = {}, {}, {}
-        doc_buffers = self._setup.document.get("Buffers") or {}
-        doc_workers = self._setup.document.get("Workers") or {}
-        from mimocorb_gui.core.setup import _plain  # the model's own ruamel -> plain conversion
 
         for kind, name in keys:
             node = self.scene.nodes[(kind, name)]
             positions[f"{kind}:{name}"] = [node.pos().x(), node.pos().y()]
             if kind == "buffer":
-                buffers[name] = _plain(doc_buffers.get(name))
+                buffers[name] = self._setup.written_entry("Buffers", name)
             else:
-                workers[name] = _plain(doc_workers.get(name))
+                workers[name] = self._setup.written_entry("Workers", name)
         return {"buffers": buffers, "workers": workers, "positions": positions}
 
     def copy_selection(self) -> bool:
@@ -736,7 +729,7 @@ class GraphEditor(QWidget):
         if function is None:
             try:
                 names = loader.available_functions(file, self._setup.setup_dir)
-            except Exception as exc:  # noqa: BLE001 - any import error of the user's file is shown
+            except Exception as exc:  # any import error of the user's file is shown
                 self.message.emit(f"cannot load {file}: {exc}")
                 self.ask_message("Worker from my file", f"Cannot load {file}:\n{exc}")
                 return None
@@ -897,6 +890,3 @@ class GraphEditor(QWidget):
 
     def ask_message(self, title: str, text: str) -> None:
         QMessageBox.warning(self, title, text)
-
-    def node_item(self, kind: str, name: str) -> NodeItem | None:
-        return self.scene.nodes.get((kind, name))

@@ -5,11 +5,9 @@ Every change goes through the editor's editing methods, so each is one undo step
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
@@ -32,39 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mimocorb_gui.core.setup import DTYPE_EXAMPLES
+from mimocorb_gui.core.setup import DTYPE_EXAMPLES, to_plain
+from mimocorb_gui.core.yaml_values import format_value, parse_value
 
 ORIGIN_ROLE = Qt.ItemDataRole.UserRole + 1
 EDIT_ROLE = Qt.ItemDataRole.UserRole + 2
 GREY = QColor("#7a828a")
-
-
-def parse_value(text: str) -> Any:
-    """A config value typed by the user: YAML scalars/flow collections, else the plain string."""
-    text = text.strip()
-    if text == "":
-        return None
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    return text if value is None and text not in ("null", "~", "None") else value
-
-
-def format_value(value: Any) -> str:
-    """How a config value is shown for editing (the inverse of :func:`parse_value`)."""
-    if isinstance(value, str):
-        try:
-            reparsed = yaml.safe_load(value) if value.strip() else value
-        except yaml.YAMLError:
-            reparsed = value
-        return value if reparsed == value else f"'{value}'"
-    if value is None:
-        return "null"
-    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
-    if text.endswith("\n..."):
-        text = text[:-4]
-    return text.removesuffix("...").strip()
 
 
 class _DtypeDelegate(QStyledItemDelegate):
@@ -346,7 +317,7 @@ class PropertyPanel(QWidget):
         self.function_combo.clear()
         try:
             choices = loader.available_functions(spec.file, setup.setup_dir)
-        except Exception:  # noqa: BLE001
+        except Exception:
             choices = []
         self.function_combo.addItems(choices)
         self.function_combo.setCurrentText(spec.function)
@@ -375,8 +346,8 @@ class PropertyPanel(QWidget):
         self._fill_config(setup, name, spec, doc)
 
     def _fill_config(self, setup, name: str, spec, doc) -> None:
-        origins = config_origins(setup, name)
-        inline = inline_config(setup, name)
+        origins = setup.config_origins(name)
+        inline = setup.inline_config(name)
         keys = list(origins)
         documented = {c.key: c for c in (doc.configs if doc is not None else [])}
         for k in documented:
@@ -559,7 +530,7 @@ class PropertyPanel(QWidget):
             self, "Worker file", str(self.editor.setup.setup_dir), "Python files (*.py)"
         )
         if path:
-            self.file_edit.setText(self.editor._relative(path))  # noqa: SLF001 - same package
+            self.file_edit.setText(self.editor._relative(path))  # same package
             self._commit_file()
 
     def _commit_config_item(self, item: QTableWidgetItem) -> None:
@@ -577,7 +548,7 @@ class PropertyPanel(QWidget):
             return False
         name = self.key[1]
         setup = self.editor.setup
-        inline = inline_config(setup, name)
+        inline = setup.inline_config(name)
         if add:
             if key in inline:
                 self.refresh()
@@ -587,19 +558,19 @@ class PropertyPanel(QWidget):
             c = doc.config(key) if doc is not None else None
             if c is not None and c.default not in (None, "None"):
                 value = parse_value(c.default)
-            new = with_inline_value(setup, name, key, value, present=True)
+            new = setup.config_with_value(name, key, value, present=True)
         else:
             value = parse_value(text or "")
             if (text or "").strip() == "":
                 if key not in inline:
                     self.refresh()
                     return False
-                new = with_inline_value(setup, name, key, None, present=False)
+                new = setup.config_with_value(name, key, None, present=False)
             else:
-                if key in inline and inline[key] == value and type(inline[key]) is type(value):
+                if key in inline and inline[key] == value and type(inline[key]) is type(to_plain(value)):
                     self.refresh()
                     return False
-                new = with_inline_value(setup, name, key, value, present=True)
+                new = setup.config_with_value(name, key, value, present=True)
         done = self.editor.set_worker_field(name, "config", new)
         if not done:
             self.refresh()
@@ -611,82 +582,3 @@ class PropertyPanel(QWidget):
 
 def _esc(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _raw_worker(setup, name: str):
-    workers = setup.document.get("Workers")
-    return workers.get(name) if isinstance(workers, Mapping) else None
-
-
-def _plain(value):
-    from mimocorb_gui.core.setup import _plain as plain
-
-    return plain(value)
-
-
-def inline_config(setup, name: str) -> dict[str, Any]:
-    """The config keys written in the setup itself for worker ``name`` (not from files)."""
-    raw = _raw_worker(setup, name)
-    config = raw.get("config") if isinstance(raw, Mapping) else None
-    result: dict[str, Any] = {}
-    entries = config if isinstance(config, list) else [config]
-    for entry in entries:
-        if isinstance(entry, Mapping):
-            result.update(_plain(entry))
-    return result
-
-
-def config_origins(setup, name: str) -> dict[str, str]:
-    """``{key: where its effective value comes from}``: 'setup', a config file name, or 'base_config'."""
-    origins: dict[str, str] = {}
-
-    def walk(raw, label_inline: str) -> None:
-        entries = raw if isinstance(raw, list) else ([raw] if raw is not None else [])
-        for entry in entries:
-            if isinstance(entry, Mapping):
-                for k in entry:
-                    origins[str(k)] = label_inline
-            elif isinstance(entry, str):
-                data, _files = setup._merged_config(entry, "config", None)  # noqa: SLF001 - the model's reader
-                for k in data:
-                    origins[str(k)] = entry
-
-    walk(setup.document.get("base_config"), "base_config")
-    raw = _raw_worker(setup, name)
-    walk(raw.get("config") if isinstance(raw, Mapping) else None, "setup")
-    return origins
-
-
-def with_inline_value(setup, name: str, key: str, value: Any, present: bool) -> Any:
-    """The worker's new ``config`` value with ``key`` set (or removed), files and order kept."""
-    raw = _raw_worker(setup, name)
-    config = _plain(raw.get("config")) if isinstance(raw, Mapping) else None
-    if config is None or (isinstance(config, Mapping) and not config):
-        return {key: value} if present else None
-    if isinstance(config, Mapping):
-        new = dict(config)
-        if present:
-            new[key] = value
-        else:
-            new.pop(key, None)
-        return new or None
-    if isinstance(config, str):
-        return [config, {key: value}] if present else config
-    if isinstance(config, list):
-        new_list = list(config)
-        maps = [i for i, e in enumerate(new_list) if isinstance(e, Mapping)]
-        if present:
-            if maps:
-                i = maps[-1]
-                new_list[i] = {**new_list[i], key: value}
-            else:
-                new_list.append({key: value})
-        else:
-            for i in maps:
-                if key in new_list[i]:
-                    entry = dict(new_list[i])
-                    entry.pop(key)
-                    new_list[i] = entry
-            new_list = [e for e in new_list if not (isinstance(e, Mapping) and not e)]
-        return new_list or None
-    return {key: value} if present else config

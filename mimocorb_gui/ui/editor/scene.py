@@ -140,7 +140,7 @@ class EditorScene(QGraphicsScene):
                 from mimocorb_gui.core import loader
 
                 self._docs[key] = loader.function_doc(spec.function, spec.file, self.setup.setup_dir)
-            except Exception:  # noqa: BLE001 - a broken function is reported by validation
+            except Exception:  # a broken function is reported by validation
                 return None  # not cached: the file may be written in a moment
         return self._docs[key]
 

@@ -51,7 +51,7 @@ class EditorView(QGraphicsView):
         for edge in getattr(self.scene(), "edges", {}).values():
             edge.update_path()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self.fitted:
             self.fit()

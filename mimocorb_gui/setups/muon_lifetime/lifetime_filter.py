@@ -1,6 +1,7 @@
 """Lifetime filter of the muon example, written for mimoCoRB2 (it runs unchanged in mimocorb_gui)."""
 
 import numpy as np
+
 from mimocorb2 import BufferIO, Filter
 
 

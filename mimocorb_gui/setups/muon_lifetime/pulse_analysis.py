@@ -1,8 +1,9 @@
 """Pulse parameters of accepted muon decays (written for mimoCoRB2, as the lifetime filter)."""
 
-import mimocorb2 as mi2
 import numpy as np
 from lifetime_filter import pulse_starts  # a sibling file: the setup's folder is on the path
+
+import mimocorb2 as mi2
 
 
 def pulse_parameters(buffer_io):

@@ -96,6 +96,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         self.problems: list = []
         self.docks: dict[str, MonitorDock] = {}
         self._dock_signature = ""
+        self._opening_setup = False  # open_setup() is replacing the setup (see _refresh_docks_after_edit)
         self._error_entries: list = []
         self._closing = False
         self._last_stats_shown = 0.0
@@ -252,13 +253,19 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         self.controller.set_setup(setup)
         if other:  # "Stop after" and the notes belong to the setup they were set for
             self._reset_run_options()
-        if self.editor is not None:
-            self.editor.set_setup(setup)
-            self.editor.set_run_stats(None)
-            self.stack.setCurrentWidget(self.editor)
-        else:
-            self.overview.set_setup(setup)
-            self.stack.setCurrentWidget(self.overview)
+        # the editor reports the new setup as an edit: that must not save the old docks' layout
+        # (and the options just reset) under the new setup's name
+        self._opening_setup = True
+        try:
+            if self.editor is not None:
+                self.editor.set_setup(setup)
+                self.editor.set_run_stats(None)
+                self.stack.setCurrentWidget(self.editor)
+            else:
+                self.overview.set_setup(setup)
+                self.stack.setCurrentWidget(self.overview)
+        finally:
+            self._opening_setup = False
         self.banner.hide()
         self._rebuild_docks()
         self._restore_layout()
@@ -422,7 +429,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
     def _refresh_docks_after_edit(self) -> None:
         """The editor changed what a dock shows (a scope's buffer, its config): rebuild the docks now,
         while no run is in progress, so none keeps a message about the setup as it was."""
-        if self.setup is None or self.controller.busy or not self.docks:
+        if self.setup is None or self.controller.busy or not self.docks or self._opening_setup:
             return
         if dock_signature(self.setup) == self._dock_signature:
             return

@@ -32,8 +32,8 @@ NOT_COPIED = ("runs", "run_*", "__pycache__", ".*.layout.json", "*.pyc")
 
 
 def example_setups() -> list[Path]:
-    """Folders of the example setups (where ``desktop.examples_dir()`` finds them)."""
-    from mimocorb_gui.desktop import examples_dir
+    """Folders of the example setups (where ``shipped.examples_dir()`` finds them)."""
+    from mimocorb_gui.shipped import examples_dir
 
     folder = examples_dir()
     return sorted(p.parent for p in folder.glob("*/setup.yaml")) if folder is not None else []

@@ -10,6 +10,7 @@ metadata (a wheel carries the README as its long description). Sections for deve
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
@@ -36,9 +37,10 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 
 
 def _app_root() -> Path:
-    from mimocorb_gui.desktop import _app_root as root  # the checkout or the bundle's folder
-
-    return root()
+    """The folder that holds README.md: the bundle's ``_internal`` or the source checkout."""
+    if getattr(sys, "frozen", False):
+        return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))
+    return Path(__file__).resolve().parents[2]
 
 
 def readme_source() -> tuple[str, Path | None]:
@@ -90,8 +92,8 @@ def headings(markdown: str, max_level: int = 3) -> list[tuple[int, str]]:
 
 
 def example_readmes() -> list[Path]:
-    """README.md of every example setup (the folder ``desktop.examples_dir()`` finds)."""
-    from mimocorb_gui.desktop import examples_dir
+    """README.md of every example setup (the folder ``shipped.examples_dir()`` finds)."""
+    from mimocorb_gui.shipped import examples_dir
 
     folder = examples_dir()
     return sorted(folder.glob("*/README.md")) if folder is not None else []

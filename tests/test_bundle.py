@@ -370,7 +370,7 @@ def test_install_desktop_from_the_bundle_points_at_the_bundle(bundle, tmp_path):
     text = (prefix / "share/applications/mimocorb.desktop").read_text()
     assert f"Exec={bundle.resolve()} gui %f" in text
     assert f"TryExec={bundle.resolve()}" in text
-    shipped = (INTERNAL / "resources/icons/mimocorb-256.png").read_bytes()
+    shipped = (INTERNAL / "mimocorb_gui/resources/icons/mimocorb-256.png").read_bytes()
     assert (prefix / "share/icons/hicolor/256x256/apps/mimocorb.png").read_bytes() == shipped
     proc = run_bundle(
         bundle, ["install-desktop", "--prefix", str(prefix), "--uninstall", "--no-default"], tmp_path

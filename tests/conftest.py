@@ -23,17 +23,17 @@ def no_shm_leak(monkeypatch):
     Only segments this test created are checked, so tests running elsewhere on the machine at the
     same time do not make it fail.
     """
-    from mimocorb_gui.core import ringbuffer
+    from mimocorb_gui.core.ringbuffer.segment import SharedMemoryBlock
 
     created: list[str] = []
-    original = ringbuffer._SharedMemory.__init__
+    original = SharedMemoryBlock.__init__
 
     def init(self, name=None, create=False, size=0):
         original(self, name=name, create=create, size=size)
         if create:
             created.append(self.name)
 
-    monkeypatch.setattr(ringbuffer._SharedMemory, "__init__", init)
+    monkeypatch.setattr(SharedMemoryBlock, "__init__", init)
     yield created
     leaked = {n.lstrip("/") for n in created} & shm_segments()
     assert not leaked, f"shared memory left behind: {sorted(leaked)}"

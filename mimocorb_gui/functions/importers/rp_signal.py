@@ -1,9 +1,10 @@
 """The emulated Red Pitaya's inputs: detector pulses (Cs-137 gamma spectrum) and noise, shared by both servers.
 
 No sockets here. ``SignalModel`` says what each input carries (pulse rate, polarity, height
-scale, noise, pulse shape); ``simulators.sample_gamma_energies`` draws the deposited energies. Both the SCPI
-board (``rp_scpi_board``) and the MCPHA/daq board (``rp_daq_board``) draw their pulses from it,
-so one model feeds the traces of either protocol and the FPGA histograms.
+scale, noise, pulse shape); ``sample_gamma_energies`` (``functions._gamma_physics``) draws the
+deposited energies. Both the SCPI board (``rp_scpi_board``) and the MCPHA/daq board
+(``rp_daq_board``) draw their pulses from it, so one model feeds the traces of either protocol
+and the FPGA histograms.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from mimocorb_gui.functions._gamma_physics import sample_gamma_energies
 
 __all__ = ["BASE_SAMPLE_PERIOD", "BUFFER_SIZE", "SignalModel", "first_crossing"]
 
@@ -52,11 +55,9 @@ class SignalModel:
         return integral / (dt * norm)
 
     def sampler(self) -> Callable[[np.random.Generator, int], np.ndarray]:
-        """The energy sampler: the model's own, else ``simulators.sample_gamma_energies`` (Cs-137)."""
+        """The energy sampler: the model's own, else ``sample_gamma_energies`` (Cs-137)."""
         if self.energy_sampler is not None:
             return self.energy_sampler
-        from mimocorb_gui.functions.simulators import sample_gamma_energies
-
         return sample_gamma_energies
 
     def pulse_samples(self, dt: float) -> int:

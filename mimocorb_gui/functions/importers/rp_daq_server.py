@@ -54,7 +54,6 @@ stays open), ``cut_after=N`` (the connection is closed in the middle of trace N+
 
 from __future__ import annotations
 
-import logging
 import math
 import socket
 import struct
@@ -65,11 +64,10 @@ from collections import deque
 import numpy as np
 
 from mimocorb_gui.functions.importers.rp_daq_board import DaqBoard
+from mimocorb_gui.functions.importers.rp_server_base import EmulatorTcpServer
 from mimocorb_gui.functions.importers.rp_signal import SignalModel
 
 __all__ = ["DaqServer", "command_word", "split_command"]
-
-log = logging.getLogger("mimocorb.rp_emulator")
 
 VALUE_MASK = 0xFFFFFFFFFFFFF  # 52 bits
 
@@ -90,8 +88,11 @@ def _int16(value: int) -> int:
     return v - 0x10000 if v & 0x8000 else v
 
 
-class DaqServer:
+class DaqServer(EmulatorTcpServer):
     """The daq server on ``host:port`` (port 0: a free one, see ``.port``), served by threads."""
+
+    thread_name = "rp-daq"
+    description = "Red Pitaya daq emulator"
 
     def __init__(
         self,
@@ -108,8 +109,7 @@ class DaqServer:
         record_truth: bool = False,
         replay: bool = False,
     ) -> None:
-        self.host = host
-        self._requested_port = port
+        super().__init__(host, port)
         self.model = model if model is not None else SignalModel(rate=(float(rate), float(rate)))
         self.board = DaqBoard(self.model, seed, record_truth=record_truth)
         self.stale_tail = stale_tail
@@ -122,69 +122,19 @@ class DaqServer:
         self.cut_after = cut_after
         self.received: deque[tuple[int, int, int]] = deque(maxlen=20000)  # decoded commands, for tests
         self.traces_sent = 0
-        self.connections = 0
         self.keep_pulsing = False
         self._daq_count = 0
         self._daq_lock = threading.Condition()
         self._daq_thread: threading.Thread | None = None
         self._send_lock = threading.Lock()
         self._client: socket.socket | None = None
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
-        self._stalled = threading.Event()
         self._tail = np.zeros((0, 2), dtype=np.int16)
         self._osc_trace: np.ndarray | None = None
 
-    # -- lifecycle -------------------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        if self._sock is None:
-            raise RuntimeError("DaqServer is not started")
-        return self._sock.getsockname()[1]
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return self.host, self.port
-
-    def start(self) -> DaqServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._requested_port))
-        sock.listen(8)
-        sock.settimeout(0.1)
-        self._sock = sock
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._accept_loop, name=f"rp-daq:{self.port}", daemon=True)
-        self._thread.start()
-        log.info("Red Pitaya daq emulator listening on %s:%d", self.host, self.port)
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
+    # -- connections -----------------------------------------------------------------------
+    def _stopping_now(self) -> None:
         with self._daq_lock:
             self._daq_lock.notify_all()
-        self.drop_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
-    def __enter__(self) -> DaqServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # -- fault injection -------------------------------------------------------------------
-    def stall(self) -> None:
-        """Stop sending anything (commands are read and ignored; the connection stays open)."""
-        self._stalled.set()
-
-    def resume(self) -> None:
-        self._stalled.clear()
 
     def drop_connections(self) -> None:
         client = self._client
@@ -194,47 +144,29 @@ class DaqServer:
             except OSError:
                 pass
 
-    # -- the protocol ----------------------------------------------------------------------
-    def _accept_loop(self) -> None:
-        assert self._sock is not None
-        while not self._stopping.is_set():
+    def _handle_connection(self, conn: socket.socket, addr: tuple[str, int]) -> None:
+        """One client at a time, as on the board: served here, in the accept thread."""
+        self._client = conn
+        try:
+            self._serve(conn)
+        finally:
+            self._client = None
+            with self._daq_lock:
+                self._daq_lock.notify_all()
+            if self._daq_thread is not None:
+                self._daq_thread.join(timeout=2)
+                self._daq_thread = None
             try:
-                conn, _addr = self._sock.accept()
-            except TimeoutError:
-                continue
+                conn.close()
             except OSError:
-                break
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn.settimeout(0.2)
-            self.connections += 1
-            self._client = conn
-            try:
-                self._serve(conn)
-            finally:
-                self._client = None
-                with self._daq_lock:
-                    self._daq_lock.notify_all()
-                if self._daq_thread is not None:
-                    self._daq_thread.join(timeout=2)
-                    self._daq_thread = None
-                try:
-                    conn.close()
-                except OSError:
-                    pass
-                if not self.keep_pulsing:
-                    self.board.stop_generator()
+                pass
+            if not self.keep_pulsing:
+                self.board.stop_generator()
 
+    # -- the protocol ----------------------------------------------------------------------
     def _serve(self, conn: socket.socket) -> None:
         buf = bytearray()
-        while not self._stopping.is_set():
-            try:
-                chunk = conn.recv(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not chunk:
-                return
+        for chunk in self._received(conn):
             buf += chunk
             while len(buf) >= 8:
                 word = bytes(buf[:8])

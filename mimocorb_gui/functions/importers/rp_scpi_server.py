@@ -50,7 +50,6 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -70,6 +69,7 @@ from mimocorb_gui.functions.importers.rp_scpi_parser import (
     match,
     split_commands,
 )
+from mimocorb_gui.functions.importers.rp_server_base import EmulatorTcpServer
 from mimocorb_gui.functions.importers.rp_signal import BUFFER_SIZE, SignalModel
 
 __all__ = ["ScpiServer"]
@@ -106,15 +106,7 @@ class _Session:
         buf = bytearray()
         conn = self.conn
         try:
-            while not self.server._stopping.is_set():
-                try:
-                    chunk = conn.recv(65536)
-                except TimeoutError:
-                    continue
-                except OSError:
-                    break
-                if not chunk:
-                    break
+            for chunk in self.server._received(conn):
                 buf += chunk
                 while True:
                     nl = buf.find(b"\n")
@@ -439,12 +431,15 @@ class _Session:
 # ----------------------------------------------------------------------------------------------
 
 
-class ScpiServer:
+class ScpiServer(EmulatorTcpServer):
     """A Red Pitaya SCPI server on ``host:port`` (port 0: a free one, see ``.port``), served by threads.
 
     Use as a context manager (``with ScpiServer() as srv: ... srv.port``) or ``start()`` /
     ``stop()``. All connections share one emulated board; each has its own SCPI context.
     """
+
+    thread_name = "rp-emulator"
+    description = "Red Pitaya emulator"
 
     def __init__(
         self,
@@ -457,8 +452,7 @@ class ScpiServer:
         stall_after: int | None = None,
         close_after: int | None = None,
     ) -> None:
-        self.host = host
-        self._requested_port = port
+        super().__init__(host, port)
         if model is None:
             rates = (float(rate), float(rate)) if isinstance(rate, int | float) else tuple(map(float, rate))
             model = SignalModel(rate=rates)  # type: ignore[arg-type]
@@ -468,76 +462,10 @@ class ScpiServer:
         self.close_after = close_after
         self.captures = 0  # ACQ:START commands executed
         self.received: deque[str] = deque(maxlen=2000)  # recent messages, for tests
-        self.connections = 0  # accepted so far
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
         self._clients: list[tuple[socket.socket, threading.Thread]] = []
-        self._stopping = threading.Event()
-        self._stalled = threading.Event()
         self._lock = threading.Lock()
 
-    # -- lifecycle -------------------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        if self._sock is None:
-            raise RuntimeError("ScpiServer is not started")
-        return self._sock.getsockname()[1]
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return self.host, self.port
-
-    def start(self) -> ScpiServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._requested_port))
-        sock.listen(8)
-        sock.settimeout(0.1)
-        self._sock = sock
-        self._stopping.clear()
-        self._thread = threading.Thread(
-            target=self._accept_loop, name=f"rp-emulator:{self.port}", daemon=True
-        )
-        self._thread.start()
-        log.info("Red Pitaya emulator listening on %s:%d", self.host, self.port)
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
-        self.drop_connections()
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
-    def __enter__(self) -> ScpiServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def serve_forever(self) -> None:
-        """Block until interrupted (Ctrl-C)."""
-        if self._sock is None:
-            self.start()
-        try:
-            while not self._stopping.is_set():
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.stop()
-
-    # -- fault injection -------------------------------------------------------------------
-    def stall(self) -> None:
-        """Stop answering (commands are read and ignored; connections stay open)."""
-        self._stalled.set()
-
-    def resume(self) -> None:
-        self._stalled.clear()
-
+    # -- connections -----------------------------------------------------------------------
     def drop_connections(self) -> None:
         """Close every client connection (the board 'disappears' mid-run)."""
         with self._lock:
@@ -566,23 +494,12 @@ class ScpiServer:
     def _record(self, line: str) -> None:
         self.received.append(line)
 
-    # -- threads ---------------------------------------------------------------------------
-    def _accept_loop(self) -> None:
-        assert self._sock is not None
-        while not self._stopping.is_set():
-            try:
-                conn, addr = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn.settimeout(0.2)
-            session = _Session(self, conn)
-            thread = threading.Thread(target=session.serve, name=f"rp-emulator-client:{addr[1]}", daemon=True)
-            with self._lock:
-                self._clients = [(c, t) for c, t in self._clients if t.is_alive()]
-                self._clients.append((conn, thread))
-                self.connections += 1
-            log.debug("client %s:%d connected", *addr)
-            thread.start()
+    def _handle_connection(self, conn: socket.socket, addr: tuple[str, int]) -> None:
+        """A thread per client, each with its own SCPI context."""
+        session = _Session(self, conn)
+        thread = threading.Thread(target=session.serve, name=f"rp-emulator-client:{addr[1]}", daemon=True)
+        with self._lock:
+            self._clients = [(c, t) for c, t in self._clients if t.is_alive()]
+            self._clients.append((conn, thread))
+        log.debug("client %s:%d connected", *addr)
+        thread.start()

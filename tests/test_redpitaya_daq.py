@@ -8,17 +8,16 @@ only its ``mimocorb2`` base stubbed.
 from __future__ import annotations
 
 import importlib.util
-import logging
 import socket
 import struct
 import sys
-import threading
 import time
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+from ring_helpers import WorkerThread
 
 from mimocorb_gui.functions.importers import redpitaya
 from mimocorb_gui.functions.importers.rp_daq import (
@@ -44,12 +43,6 @@ SERVER_C = (
 
 CONFIG = {"ip": "127.0.0.1", "sample_rate": 4, "trigger_level": 200, "number_of_samples_before_trigger": 100}
 DTYPE = np.dtype([("IN1", "i2"), ("IN2", "i2")])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def first_crossing(x: np.ndarray, level: float, rising: bool) -> int | None:
@@ -128,7 +121,9 @@ def test_our_worker_writes_the_reference_traces(monkeypatch):
         Importer.wanted = 12
         ref.waveform({"config": {**CONFIG, "negator_IN2": True, "set_size": 4}, "data_length": 500})
     with DaqServer(rate=3000, seed=9) as srv:
-        with Harness({**CONFIG, "negator_IN2": True, "set_size": 4, "port": srv.port}, 500) as h:
+        with WorkerThread(
+            redpitaya.waveform, {**CONFIG, "negator_IN2": True, "set_size": 4, "port": srv.port}, 500
+        ) as h:
             events = h.take(12)
     assert len(events) == 12
     for (_, data), ref_event in zip(events, collected, strict=True):
@@ -373,110 +368,14 @@ def test_generator_settings_change_what_the_board_produces():
 
 
 # ---------------------------------------------------------------------------------------------
-# faults: unreachable, silent, cut mid-trace
+# faults: cut mid-trace (unreachable and silent boards: test_redpitaya_faults.py)
 # ---------------------------------------------------------------------------------------------
-
-
-class Harness:
-    """``redpitaya.waveform`` / ``.spectrum`` in a thread, writing into a RingBuffer read here."""
-
-    def __init__(
-        self,
-        config,
-        data_length=1000,
-        fields=("IN1", "IN2"),
-        kind="int16",
-        function=None,
-        run_dir=".",
-        setup_dir=".",
-    ):
-        from mimocorb_gui.core.bufferio import BufferIO, StopFlag
-        from mimocorb_gui.core.ringbuffer import RingBuffer
-
-        self.rb = RingBuffer(f"rpd_{id(self) & 0xFFFFFF:x}", 16, data_length, {f: kind for f in fields})
-        self.stop_flag = StopFlag()
-        self.records: list[logging.LogRecord] = []
-        logger = logging.getLogger(f"test.redpitaya_daq.{id(self)}")
-        logger.setLevel(logging.DEBUG)
-        handler = logging.Handler()
-        handler.emit = self.records.append  # type: ignore[method-assign]
-        logger.addHandler(handler)
-        self.function = function or redpitaya.waveform
-        self.io = BufferIO(
-            "rp",
-            [],
-            [self.rb.writer(0)],
-            [],
-            config=config,
-            logger=logger,
-            stop_flag=self.stop_flag,
-            run_dir=run_dir,
-            setup_dir=setup_dir,
-        )
-        self.reader = self.rb.reader()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        try:
-            self.function(self.io)
-        except BaseException as e:  # reported to the test
-            self.error = e
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag.set()
-        self.thread.join(timeout=5)
-        self.rb.close()
-        self.rb.unlink()
-
-    def take(self, n, timeout=10.0):
-        out = []
-        deadline = time.monotonic() + timeout
-        while len(out) < n and time.monotonic() < deadline:
-            idx = self.reader.acquire(timeout=0.2)
-            if idx == -1:
-                break
-            if idx >= 0:
-                meta, data = self.reader.slot(idx)
-                out.append((meta.copy(), data.copy()))
-                self.reader.release(idx)
-        return out
-
-    def messages(self):
-        return "\n".join(r.getMessage() for r in self.records)
-
-
-def test_board_unreachable_fails_within_seconds():
-    port = free_port()
-    t0 = time.monotonic()
-    with Harness({**CONFIG, "port": port, "timeout": 1.0}) as h:
-        assert h.take(10**6, timeout=5) == []
-        h.thread.join(timeout=5)
-    assert time.monotonic() - t0 < 5
-    assert isinstance(h.error, RedPitayaConnectionError) and f"127.0.0.1:{port}" in str(h.error)
-
-
-def test_board_silent_mid_run_keeps_everything_recorded():
-    with DaqServer(rate=3000, seed=6, stall_after=30) as srv:
-        t0 = time.monotonic()
-        with Harness({**CONFIG, "port": srv.port, "timeout": 1.0, "set_size": 7}) as h:
-            events = h.take(10**6, timeout=10)
-            h.thread.join(timeout=5)
-        assert time.monotonic() - t0 < 6
-    assert len(events) == 30  # every trace the board sent is in the buffer
-    assert [int(m["counter"][0]) for m, _ in events] == list(range(30))
-    assert isinstance(h.error, RedPitayaTimeout) and "sent nothing for 1 s" in str(h.error)
-    assert "stopping after 30 events (all kept)" in h.messages()
 
 
 def test_connection_cut_mid_trace_keeps_whole_traces_only():
     with DaqServer(rate=3000, seed=6, cut_after=17) as srv:
         t0 = time.monotonic()
-        with Harness({**CONFIG, "port": srv.port, "timeout": 2, "set_size": 5}) as h:
+        with WorkerThread(redpitaya.waveform, {**CONFIG, "port": srv.port, "timeout": 2, "set_size": 5}) as h:
             events = h.take(10**6, timeout=10)
             h.thread.join(timeout=5)
         assert time.monotonic() - t0 < 6

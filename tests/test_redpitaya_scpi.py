@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 import time
 
 import numpy as np
 import pytest
+from network_helpers import free_tcp_port
+from ring_helpers import WorkerThread
 
 from mimocorb_gui.functions.importers import redpitaya
 from mimocorb_gui.functions.importers.rp_emulator import EmulatorServer, SignalModel
@@ -26,12 +27,6 @@ from mimocorb_gui.shipped import examples_dir
 pytestmark = pytest.mark.timeout(30)
 
 SETUPS = examples_dir()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -290,7 +285,7 @@ def test_wait_honours_stop(server):
 
 
 def test_unreachable_port_fails_fast():
-    port = free_port()  # nothing listens here
+    port = free_tcp_port()  # nothing listens here
     t0 = time.monotonic()
     with pytest.raises(RedPitayaConnectionError, match=f"127.0.0.1:{port}"):
         RedPitayaScope("127.0.0.1", port, timeout=1.0).open()
@@ -434,70 +429,14 @@ def test_docstring_follows_manual_template():
 # ---------------------------------------------------------------------------------------------
 
 
-class _Harness:
-    """``redpitaya.waveform`` in a thread, writing into a RingBuffer read here."""
-
-    def __init__(self, config: dict, data_length: int = 1000, fields=("IN1", "IN2"), slot_count: int = 8):
-        from mimocorb_gui.core.bufferio import BufferIO, StopFlag
-        from mimocorb_gui.core.ringbuffer import RingBuffer
-
-        self.rb = RingBuffer(
-            f"rp_test_{id(self) & 0xFFFFFF:x}", slot_count, data_length, {f: "int16" for f in fields}
-        )
-        self.stop_flag = StopFlag()
-        self.records: list[logging.LogRecord] = []
-        logger = logging.getLogger(f"test.redpitaya.{id(self)}")
-        logger.setLevel(logging.DEBUG)
-        handler = logging.Handler()
-        handler.emit = self.records.append  # type: ignore[method-assign]
-        logger.addHandler(handler)
-        self.io = BufferIO(
-            "redpitaya", [], [self.rb.writer(0)], [], config=config, logger=logger, stop_flag=self.stop_flag
-        )
-        self.reader = self.rb.reader()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            redpitaya.waveform(self.io)
-        except BaseException as e:  # reported to the test
-            self.error = e
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag.set()
-        self.thread.join(timeout=5)
-        self.rb.close()
-        self.rb.unlink()
-
-    def take(self, n: int, timeout: float = 10.0) -> list[tuple[np.ndarray, np.ndarray]]:
-        out = []
-        deadline = time.monotonic() + timeout
-        while len(out) < n and time.monotonic() < deadline:
-            idx = self.reader.acquire(timeout=0.2)
-            if idx == -1:
-                break
-            if idx >= 0:
-                meta, data = self.reader.slot(idx)
-                out.append((meta.copy(), data.copy()))
-                self.reader.release(idx)
-        return out
-
-    def drain(self, timeout: float = 10.0) -> list:
-        """Everything until end of stream (the worker closed its sink)."""
-        return self.take(10**9, timeout)
-
-    def messages(self) -> str:
-        return "\n".join(r.getMessage() for r in self.records)
+def waveform_thread(config: dict, **kw) -> WorkerThread:
+    """``redpitaya.waveform`` in a thread, writing into an 8-slot buffer read here."""
+    return WorkerThread(redpitaya.waveform, config, **{"slot_count": 8, **kw})
 
 
 def test_worker_writes_events_until_stopped(server):
     config = {**GOOD, "port": server.port, "timeout": 2.0, "set_size": 5}
-    with _Harness(config) as h:
+    with waveform_thread(config) as h:
         events = h.take(12)
         assert len(events) == 12
         h.stop_flag.set()
@@ -527,7 +466,7 @@ def test_worker_single_channel_negated_and_auto_mode(server):
         "set_size": 3,
         "transfer": "ascii",
     }
-    with _Harness(config, data_length=300, fields=("IN1",)) as h:
+    with waveform_thread(config, data_length=300, fields=("IN1",)) as h:
         events = h.take(4)
     assert len(events) == 4
     assert events[0][1].dtype.names == ("IN1",)
@@ -536,35 +475,11 @@ def test_worker_single_channel_negated_and_auto_mode(server):
 
 def test_worker_bad_config_ends_cleanly(server):
     config = {**GOOD, "port": server.port, "sample_rate": 5}
-    with _Harness(config) as h:
+    with waveform_thread(config) as h:
         assert h.drain(timeout=5) == []  # end of stream, nothing written
         h.thread.join(timeout=5)
     assert isinstance(h.error, redpitaya.RedPitayaConfigError)
     assert "sample_rate" in str(h.error) and "1, 2, 4, 8" in str(h.error)
-
-
-def test_worker_unreachable_board_ends_cleanly():
-    port = free_port()
-    t0 = time.monotonic()
-    with _Harness({**GOOD, "port": port, "timeout": 1.0}) as h:
-        assert h.drain(timeout=5) == []
-        h.thread.join(timeout=5)
-    assert time.monotonic() - t0 < 5
-    assert isinstance(h.error, RedPitayaConnectionError)
-    assert f"127.0.0.1:{port}" in str(h.error)
-
-
-def test_worker_board_stops_answering_keeps_events():
-    with EmulatorServer(rate=5000, seed=2, stall_after=6) as srv:
-        t0 = time.monotonic()
-        with _Harness({**GOOD, "port": srv.port, "timeout": 0.5}, slot_count=16) as h:
-            events = h.drain(timeout=10)
-            h.thread.join(timeout=5)
-        assert time.monotonic() - t0 < 5
-    assert len(events) == 6  # every capture the board delivered is in the buffer
-    assert [int(m["counter"][0]) for m, _ in events] == list(range(6))
-    assert isinstance(h.error, RedPitayaTimeout)
-    assert "stopping after 6 events (all kept)" in h.messages()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import shutil
-import socket
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from network_helpers import free_tcp_port
+from run_helpers import redpitaya_demo_copy, run_log, setup_run, wait_events
 
 from mimocorb_gui.functions.importers import redpitaya
 from mimocorb_gui.functions.importers.rp_emulator import EmulatorServer
@@ -20,69 +19,25 @@ pytestmark = pytest.mark.timeout(60)
 SETUPS = examples_dir()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# ---------------------------------------------------------------------------------------------
-# whole runs of setups/redpitaya_demo (Run: worker processes, ring buffers, exporters)
-# ---------------------------------------------------------------------------------------------
-
-
-def _demo_copy(tmp_path: Path, **overrides) -> Path:
-    """setups/redpitaya_demo copied to tmp_path with keys of redpitaya.yaml replaced."""
-    from ruamel.yaml import YAML
-
-    target = tmp_path / "redpitaya_demo"
-    shutil.copytree(SETUPS / "redpitaya_demo", target, ignore=shutil.ignore_patterns("runs"))
-    cfg_path = target / "redpitaya.yaml"
-    yaml = YAML(typ="rt")
-    cfg = yaml.load(cfg_path)
-    cfg.update(overrides)
-    yaml.dump(cfg, cfg_path)
-    return target / "setup.yaml"
-
-
-def _run(setup_path: Path, tmp_path: Path):
-    from mimocorb_gui.core.run import Run
-    from mimocorb_gui.core.setup import Setup
-
-    return Run(Setup.load(setup_path), run_root=tmp_path / "runs")
-
-
-def _log(run, level=logging.INFO) -> str:
-    return "\n".join(e.format() for e in run.log_history() if e.levelno >= level)
-
-
-def _wait_events(run, buffer: str, n: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        written = run.stats().buffers[buffer].stats.events_written
-        if written >= n or run.finished():
-            return written
-        time.sleep(0.05)
-    return run.stats().buffers[buffer].stats.events_written
-
-
 def test_run_demo_setup_against_emulator(tmp_path):
     """The demo setup, port overridden, against an emulator started here: a Cs-137 spectrum arrives."""
     from mimocorb_gui.core.mimofile import read_mimo
 
     with EmulatorServer(rate=3000, seed=11) as srv:
-        run = _run(_demo_copy(tmp_path, protocol="scpi", emulate=False, port=srv.port, timeout=2), tmp_path)
+        run = setup_run(
+            redpitaya_demo_copy(tmp_path, protocol="scpi", emulate=False, port=srv.port, timeout=2), tmp_path
+        )
         try:
             run_dir = run.start()
-            assert _wait_events(run, "waveforms", 300, timeout=15) >= 300, _log(run)
-            assert run.stop(timeout=10), _log(run)
+            assert wait_events(run, "waveforms", 300, timeout=15) >= 300, run_log(run)
+            assert run.stop(timeout=10), run_log(run)
             stats = run.stats()
         finally:
             run.close()
         assert srv.connections == 1
-    assert run.state == "finished", _log(run)
-    assert not _log(run, logging.ERROR)
-    assert "connected to Red Pitaya at 127.0.0.1" in _log(run)
+    assert run.state == "finished", run_log(run)
+    assert not run_log(run, logging.ERROR)
+    assert "connected to Red Pitaya at 127.0.0.1" in run_log(run)
     assert stats.buffers["waveforms"].stats.events_written >= 300
     metadata, heights, _ = read_mimo(run_dir / "pulse_heights.mimo")
     assert len(metadata) == stats.buffers["pulse_heights"].stats.events_written  # the file is complete
@@ -97,16 +52,19 @@ def test_run_board_stops_answering_ends_in_order(tmp_path):
     from mimocorb_gui.core.mimofile import read_mimo
 
     with EmulatorServer(rate=3000, seed=5, stall_after=40) as srv:
-        run = _run(_demo_copy(tmp_path, protocol="scpi", emulate=False, port=srv.port, timeout=1.5), tmp_path)
+        run = setup_run(
+            redpitaya_demo_copy(tmp_path, protocol="scpi", emulate=False, port=srv.port, timeout=1.5),
+            tmp_path,
+        )
         try:
             run_dir = run.start()
             t0 = time.monotonic()
-            assert run.wait(15), _log(run)
+            assert run.wait(15), run_log(run)
             ended_after = time.monotonic() - t0
             stats = run.stats()
         finally:
             run.close()
-    log = _log(run, logging.ERROR)
+    log = run_log(run, logging.ERROR)
     assert "did not answer" in log and "127.0.0.1" in log and "stopping after 40 events" in log
     assert ended_after < 10
     assert stats.buffers["waveforms"].stats.events_written == 40
@@ -115,16 +73,18 @@ def test_run_board_stops_answering_ends_in_order(tmp_path):
 
 
 def test_run_unreachable_board_ends_with_clear_error(tmp_path):
-    port = free_port()
-    run = _run(_demo_copy(tmp_path, protocol="scpi", emulate=False, port=port, timeout=1), tmp_path)
+    port = free_tcp_port()
+    run = setup_run(
+        redpitaya_demo_copy(tmp_path, protocol="scpi", emulate=False, port=port, timeout=1), tmp_path
+    )
     try:
         run.start()
         t0 = time.monotonic()
-        assert run.wait(10), _log(run)
+        assert run.wait(10), run_log(run)
         assert time.monotonic() - t0 < 6
     finally:
         run.close()
-    assert f"cannot connect to Red Pitaya at 127.0.0.1:{port}" in _log(run, logging.ERROR)
+    assert f"cannot connect to Red Pitaya at 127.0.0.1:{port}" in run_log(run, logging.ERROR)
 
 
 def test_setups_validate():

@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import logging
 import shutil
-import socket
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from network_helpers import free_tcp_port
+from ring_helpers import WorkerThread
 from ruamel.yaml import YAML
+from run_helpers import redpitaya_demo_copy, run_log, setup_run, wait_events
 from waiting import wait_until
 
 from mimocorb_gui.functions.importers import redpitaya
@@ -24,27 +26,6 @@ pytestmark = pytest.mark.timeout(90)
 ROOT = Path(__file__).resolve().parents[1]
 SETUPS = examples_dir()
 EXAMPLE = ROOT / "../shared/reference/mimoCoRB2/examples/redpitaya-spectroscopy"
-
-
-def _run(setup_path: Path, tmp_path: Path):
-    from mimocorb_gui.core.run import Run
-    from mimocorb_gui.core.setup import Setup
-
-    return Run(Setup.load(setup_path), run_root=tmp_path / "runs")
-
-
-def _log(run, level=logging.INFO) -> str:
-    return "\n".join(e.format() for e in run.log_history() if e.levelno >= level)
-
-
-def _wait_events(run, buffer: str, n: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        written = run.stats().buffers[buffer].stats.events_written
-        if written >= n or run.finished():
-            return written
-        time.sleep(0.05)
-    return run.stats().buffers[buffer].stats.events_written
 
 
 @pytest.mark.parametrize("with_simulation", [True, False], ids=["as_shipped", "board_importer_only"])
@@ -74,19 +55,19 @@ def test_reference_example_with_rp_to_mimo_enabled_runs_against_the_emulator(tmp
         (target / "config.yaml").write_text(
             config_text.replace("ip: 'rp-f0c38f.local'", f"ip: '127.0.0.1'\nport: {srv.port}")
         )
-        run = _run(target / "setup.yaml", tmp_path)
+        run = setup_run(target / "setup.yaml", tmp_path)
         try:
             run_dir = run.start()
-            assert _wait_events(run, "oscilloscope", 300, timeout=30) >= 300, _log(run)
+            assert wait_events(run, "oscilloscope", 300, timeout=30) >= 300, run_log(run)
             # the example's own simulation runs at 10 kHz beside the board: wait for the board's share too
             wait_until(lambda: srv.traces_sent >= 100, timeout=30, what="100 traces from the board")
-            assert run.stop(timeout=15), _log(run)
+            assert run.stop(timeout=15), run_log(run)
         finally:
             run.close()
         traces = srv.traces_sent
         assert srv.connections == 1
-    assert run.state == "finished", _log(run)
-    assert not _log(run, logging.ERROR), _log(run, logging.ERROR)
+    assert run.state == "finished", run_log(run)
+    assert not run_log(run, logging.ERROR), run_log(run, logging.ERROR)
     assert traces >= 100  # the board importer contributed (beside the example's own simulation)
     rows = list(csv.reader(open(next(run_dir.glob("*.csv")))))
     assert len(rows) > 100  # pulse heights exported
@@ -101,16 +82,16 @@ def test_demo_setup_as_shipped_shows_waveform_and_board_spectra(tmp_path):
     setup = Setup.load(SETUPS / "redpitaya_demo" / "setup.yaml")
     assert [p for p in setup.validate() if p.is_error] == []
     assert ("board", "board_spectrum") in [(w.worker, w.buffer) for w in histogram_workers(setup)]
-    run = _run(SETUPS / "redpitaya_demo" / "setup.yaml", tmp_path)
+    run = setup_run(SETUPS / "redpitaya_demo" / "setup.yaml", tmp_path)
     try:
         run_dir = run.start()
-        assert _wait_events(run, "waveforms", 200, timeout=30) >= 200, _log(run)
-        assert _wait_events(run, "board_spectrum", 3, timeout=15) >= 3, _log(run)
-        assert run.stop(timeout=15), _log(run)
+        assert wait_events(run, "waveforms", 200, timeout=30) >= 200, run_log(run)
+        assert wait_events(run, "board_spectrum", 3, timeout=15) >= 3, run_log(run)
+        assert run.stop(timeout=15), run_log(run)
     finally:
         run.close()
-    assert run.state == "finished" and not _log(run, logging.ERROR), _log(run)
-    assert "built-in emulator" in _log(run, logging.WARNING)
+    assert run.state == "finished" and not run_log(run, logging.ERROR), run_log(run)
+    assert "built-in emulator" in run_log(run, logging.WARNING)
     board = open_live_histograms(run_dir, "board_spectrum")["IN1"]
     counts = board.snapshot()
     board.close()
@@ -124,9 +105,9 @@ def test_demo_setup_as_shipped_shows_waveform_and_board_spectra(tmp_path):
 
 
 def _spectrum_harness(config, tmp_path, fields=("IN1", "IN2")):
-    from test_redpitaya_daq import Harness
-
-    return Harness(config, 4096, fields, "int64", redpitaya.spectrum, run_dir=tmp_path, setup_dir=tmp_path)
+    return WorkerThread(
+        redpitaya.spectrum, config, 4096, fields, "int64", run_dir=tmp_path, setup_dir=tmp_path
+    )
 
 
 def test_spectrum_importer_reads_fpga_histograms_until_the_acquisition_time(tmp_path):
@@ -244,31 +225,23 @@ def test_spectrum_importer_starts_the_pulser_from_its_config(tmp_path):
     assert generator.running is False  # stopped when the client left (keep_pulsing false)
 
 
-def _demo_copy(tmp_path: Path, **overrides) -> Path:
-    target = tmp_path / "redpitaya_demo"
-    shutil.copytree(SETUPS / "redpitaya_demo", target, ignore=shutil.ignore_patterns("runs"))
-    yaml = YAML(typ="rt")
-    cfg = yaml.load(target / "redpitaya.yaml")
-    cfg.update(overrides)
-    yaml.dump(cfg, target / "redpitaya.yaml")
-    return target / "setup.yaml"
-
-
 def test_run_board_silent_mid_run_ends_in_order_everything_kept(tmp_path):
     """The daq board stops sending after 40 traces: the run ends by itself within seconds, all 40 kept."""
     from mimocorb_gui.core.mimofile import read_mimo
 
     with DaqServer(seed=5, model=SignalModel(rate=(3000.0, 3000.0)), stall_after=40) as srv:
-        run = _run(_demo_copy(tmp_path, emulate=False, port=srv.port, timeout=1.5, set_size=8), tmp_path)
+        run = setup_run(
+            redpitaya_demo_copy(tmp_path, emulate=False, port=srv.port, timeout=1.5, set_size=8), tmp_path
+        )
         try:
             run_dir = run.start()
             t0 = time.monotonic()
-            assert run.wait(20), _log(run)
+            assert run.wait(20), run_log(run)
             ended_after = time.monotonic() - t0
             stats = run.stats()
         finally:
             run.close()
-    errors = _log(run, logging.ERROR)
+    errors = run_log(run, logging.ERROR)
     assert "sent nothing for 1.5 s" in errors and "stopping after 40 events (all kept)" in errors
     assert ended_after < 12
     assert stats.buffers["waveforms"].stats.events_written == 40
@@ -277,15 +250,13 @@ def test_run_board_silent_mid_run_ends_in_order_everything_kept(tmp_path):
 
 
 def test_run_board_unreachable_ends_with_clear_error(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    run = _run(_demo_copy(tmp_path, emulate=False, port=port, timeout=1), tmp_path)
+    port = free_tcp_port()
+    run = setup_run(redpitaya_demo_copy(tmp_path, emulate=False, port=port, timeout=1), tmp_path)
     try:
         run.start()
         t0 = time.monotonic()
-        assert run.wait(15), _log(run)
+        assert run.wait(15), run_log(run)
         assert time.monotonic() - t0 < 10
     finally:
         run.close()
-    assert f"cannot reach the Red Pitaya daq server at 127.0.0.1:{port}" in _log(run, logging.ERROR)
+    assert f"cannot reach the Red Pitaya daq server at 127.0.0.1:{port}" in run_log(run, logging.ERROR)

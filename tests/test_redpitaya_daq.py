@@ -180,10 +180,10 @@ def test_oscilloscope_read_code_20_returns_tot_pairs():
     assert data[49, 0] < 300 <= data[50, 0]
 
 
-def test_stale_tail_is_why_cut_off_stays():
-    """Without the extra samples the end of a daq trace is stale (sent before the RAM writer stored it)."""
+def _two_daq_traces(stale_tail: int) -> bytes:
+    """Two 600-sample daq traces (trigger level 200, 100 before the trigger) as the server sends them."""
     with (
-        DaqServer(rate=3000, seed=5, stale_tail=32) as srv,
+        DaqServer(rate=3000, seed=5, stale_tail=stale_tail) as srv,
         socket.create_connection(("127.0.0.1", srv.port)) as s,
     ):
         for w in (
@@ -196,20 +196,12 @@ def test_stale_tail_is_why_cut_off_stays():
         raw = b""
         while len(raw) < 2 * 600 * 4:
             raw += s.recv(65536)
-    with (
-        DaqServer(rate=3000, seed=5, stale_tail=0) as srv,
-        socket.create_connection(("127.0.0.1", srv.port)) as s,
-    ):
-        for w in (
-            command_word(16, 0, 200),
-            command_word(17, 0, 100),
-            command_word(18, 0, 600),
-            command_word(31, 0, 2),
-        ):
-            s.sendall(w)
-        fresh = b""
-        while len(fresh) < 2 * 600 * 4:
-            fresh += s.recv(65536)
+    return raw
+
+
+def test_stale_tail_is_why_cut_off_stays():
+    """Without the extra samples the end of a daq trace is stale (sent before the RAM writer stored it)."""
+    raw, fresh = _two_daq_traces(stale_tail=32), _two_daq_traces(stale_tail=0)
     stale = np.frombuffer(raw, "<i2").reshape(2, 600, 2)
     good = np.frombuffer(fresh, "<i2").reshape(2, 600, 2)
     assert np.array_equal(stale[:, :568], good[:, :568])  # all but the last 32 samples agree

@@ -53,6 +53,7 @@ SPIN_YIELDS = 50
 
 
 def spin_acquire(sem) -> bool:
+    """Take a token of ``sem`` within ``SPIN_YIELDS`` yields of the CPU, never sleeping; False if none came."""
     for _ in range(SPIN_YIELDS):
         os.sched_yield()
         if sem.acquire(False):

@@ -183,3 +183,32 @@ def test_to_text_is_computed_once_per_edit_and_follows_every_edit(monkeypatch):
     setup.set_worker_field(name, "number_of_processes", None)
     setup.set_worker_field(name, "number_of_processes", Setup.load(path).workers[name].number_of_processes)
     assert setup.to_text() != first
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    a=st.lists(st.sampled_from(["x\n", "y\n", "z\n", "  k: 1\n", "\n"]), max_size=30),
+    b=st.lists(st.sampled_from(["x\n", "y\n", "z\n", "  k: 1\n", "\n"]), max_size=30),
+)
+def test_the_merge_diff_turns_one_text_into_the_other_like_difflib(a, b):
+    """The merge's line diff (common first/last lines matched before difflib runs) is a diff: its
+    opcodes rebuild ``b`` from ``a``, cover both texts in order, mark as equal only equal lines and
+    never mark the common first lines as changed; with nothing in common at the ends it is difflib's."""
+    from difflib import SequenceMatcher
+
+    from mimocorb_gui.core.setup.yamledit import _line_opcodes
+
+    ops = _line_opcodes(a, b)
+    rebuilt, i_pos, j_pos = [], 0, 0
+    for tag, i1, i2, j1, j2 in ops:
+        assert (i1, j1) == (i_pos, j_pos), ops
+        if tag == "equal":
+            assert a[i1:i2] == b[j1:j2]
+        rebuilt += b[j1:j2]
+        i_pos, j_pos = i2, j2
+    assert (i_pos, j_pos) == (len(a), len(b)) and rebuilt == b
+    reference = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    if a[:1] != b[:1] and a[-1:] != b[-1:]:  # nothing to trim: exactly difflib's diff
+        assert ops == [op for op in reference if op[1] != op[2] or op[3] != op[4]]
+    head = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    assert all(i1 >= head and j1 >= head for tag, i1, _i2, j1, _j2 in ops if tag != "equal")

@@ -39,6 +39,7 @@ from mimocorb_gui.core.setup.specs import (
 )
 from mimocorb_gui.core.setup.validation import _Validator
 from mimocorb_gui.core.setup.yamledit import (
+    _base_lines_in,
     _canonical_index,
     _decode,
     _delete_item,
@@ -79,6 +80,7 @@ class Setup:
         base = self._dump()
         self._original = text if text is not None else base
         self._base = base
+        self._base_map: dict[int, int] | None = None  # lines of _base found in _original (for the merge)
         self._dirty = False
         self._saved_text = self._original
         # to_text() is computed once per edit generation (every edit bumps it): the editor asks for
@@ -192,7 +194,9 @@ class Setup:
         """The document dumped, with the untouched parts of the loaded text kept (a three-way text
         merge), provided the merged text still reads as the document; else the plain dump."""
         new = self._dump()
-        merged = _merge_text(self._original, self._base, new)
+        if self._base_map is None:
+            self._base_map = _base_lines_in(self._original, self._base)
+        merged = _merge_text(self._original, self._base, new, self._base_map)
         if merged is None or merged == new:
             return new
         safe = YAML(typ="safe", pure=True)
@@ -239,6 +243,7 @@ class Setup:
         """``text`` now corresponds exactly to the document."""
         self._original = text
         self._base = self._dump()
+        self._base_map = None
         self._dirty = False
         self._generation += 1
         self._text_cache = None

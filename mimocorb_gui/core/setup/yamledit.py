@@ -407,10 +407,42 @@ def _canonical_index(node: CommentedMap, key: str, order: tuple[str, ...]) -> in
 # ---- three-way text merge: apply the change between two dumps to the text as it was loaded
 
 
-def _merge_text(original: str, base: str, new: str) -> str | None:
+def _line_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """``SequenceMatcher(None, a, b).get_opcodes()``, with the common first and last lines matched
+    directly: an edit changes a few lines of a long text, and the matcher is quadratic in the rest."""
+    head = 0
+    limit = min(len(a), len(b))
+    while head < limit and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
+        tail += 1
+    middle = SequenceMatcher(None, a[head : len(a) - tail], b[head : len(b) - tail], autojunk=False)
+    ops = [("equal", 0, head, 0, head)] if head else []
+    ops += [(tag, i1 + head, i2 + head, j1 + head, j2 + head) for tag, i1, i2, j1, j2 in middle.get_opcodes()]
+    if tail:
+        ops.append(("equal", len(a) - tail, len(a), len(b) - tail, len(b)))
+    return [op for op in ops if op[1] != op[2] or op[3] != op[4]]
+
+
+def _base_lines_in(original: str, base: str) -> dict[int, int]:
+    """``{line of base: the same line in original}`` for the lines the two texts share (the merge's
+    map from a dump to the text as loaded; it changes only when the loaded text does)."""
+    o_lines = original.splitlines(keepends=True)
+    b_lines = base.splitlines(keepends=True)
+    b2o: dict[int, int] = {}
+    for tag, i1, i2, j1, _j2 in _line_opcodes(o_lines, b_lines):
+        if tag == "equal":
+            for k in range(i2 - i1):
+                b2o[j1 + k] = i1 + k
+    return b2o
+
+
+def _merge_text(original: str, base: str, new: str, b2o: dict[int, int] | None = None) -> str | None:
     """Apply the edit ``base -> new`` onto ``original`` (``base`` = dump of ``original``'s document).
 
-    Returns None when the edit touches lines where ``original`` and ``base`` differ.
+    ``b2o`` is ``_base_lines_in(original, base)`` when the caller keeps it. Returns None when the edit
+    touches lines where ``original`` and ``base`` differ.
     """
     if base == new:
         return original
@@ -419,14 +451,11 @@ def _merge_text(original: str, base: str, new: str) -> str | None:
     o_lines = original.splitlines(keepends=True)
     b_lines = base.splitlines(keepends=True)
     n_lines = new.splitlines(keepends=True)
-    b2o: dict[int, int] = {}
-    for tag, i1, i2, j1, _j2 in SequenceMatcher(None, o_lines, b_lines, autojunk=False).get_opcodes():
-        if tag == "equal":
-            for k in range(i2 - i1):
-                b2o[j1 + k] = i1 + k
+    if b2o is None:
+        b2o = _base_lines_in(original, base)
     out: list[str] = []
     o_pos = 0
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, b_lines, n_lines, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in _line_opcodes(b_lines, n_lines):
         if tag == "equal":
             continue
         if i2 > i1:

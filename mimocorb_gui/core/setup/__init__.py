@@ -15,8 +15,9 @@ Schema (the manual's, unchanged)::
 
 Package layout, one job per module: ``specs`` (value types and the plain spec views), ``yamledit``
 (ruamel comment/anchor surgery and the three-way text merge), ``model`` (the :class:`Setup` model),
-``validation`` (the validator and its messages), ``configs`` (worker configs as written, merged,
-and where each key comes from). Everything is imported from here.
+``validation`` (the validator: problems and the order of the checks) with its checks by kind in
+``validate_entries``, ``validate_graph``, ``validate_functions`` and ``limits``, ``configs`` (worker
+configs as written, merged, and where each key comes from). Everything is imported from here.
 """
 
 from __future__ import annotations

@@ -196,7 +196,7 @@ def test_the_merge_diff_turns_one_text_into_the_other_like_difflib(a, b):
     never mark the common first lines as changed; with nothing in common at the ends it is difflib's."""
     from difflib import SequenceMatcher
 
-    from mimocorb_gui.core.setup.yamledit import _line_opcodes
+    from mimocorb_gui.core.setup.textmerge import _line_opcodes
 
     ops = _line_opcodes(a, b)
     rebuilt, i_pos, j_pos = [], 0, 0
@@ -210,5 +210,5 @@ def test_the_merge_diff_turns_one_text_into_the_other_like_difflib(a, b):
     reference = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
     if a[:1] != b[:1] and a[-1:] != b[-1:]:  # nothing to trim: exactly difflib's diff
         assert ops == [op for op in reference if op[1] != op[2] or op[3] != op[4]]
-    head = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    head = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
     assert all(i1 >= head and j1 >= head for tag, i1, _i2, j1, _j2 in ops if tag != "equal")

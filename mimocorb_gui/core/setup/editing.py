@@ -199,9 +199,10 @@ class SetupEditing:
     def set_buffer_field(self, name: str, key: str, value: Any) -> None:
         """Set ``slot_count``, ``data_length`` or ``data_dtype`` (a mapping); None removes the key."""
         self._require(BUFFERS, name)
+        before = self._entry_before_edit(BUFFERS, name)
         entry = self._own_map(self._section(BUFFERS), name)
         self._assign(entry, key, value, BUFFER_KEYS)
-        self._changed("buffer_changed", name=name, key=key)
+        self._changed("buffer_changed", before, name=name, key=key)
 
     # ------------------------------------------------------------------ editing: workers
 
@@ -260,15 +261,17 @@ class SetupEditing:
         self._require(WORKERS, name)
         if key == "file" and value == "":
             value = None
+        before = self._entry_before_edit(WORKERS, name)
         entry = self._own_map(self._section(WORKERS), name)
         self._assign(entry, key, value, WORKER_KEYS)
-        self._changed("worker_changed", name=name, key=key)
+        self._changed("worker_changed", before, name=name, key=key)
 
     def connect(self, worker: str, buffer: str, role: str) -> None:
         """Add ``buffer`` to the worker's ``role`` list ('sources' | 'sinks' | 'observes'); no-op if there."""
         _check_role(role)
         self._require(WORKERS, worker)
         self._require(BUFFERS, buffer)
+        before = self._entry_before_edit(WORKERS, worker)
         entry = self._own_map(self._section(WORKERS), worker)
         current = entry.get(role)
         names = self._names(current)
@@ -282,12 +285,13 @@ class SetupEditing:
             _insert_item(current, len(current), len(current), buffer)
         else:
             self._assign(entry, role, names + [buffer], WORKER_KEYS)
-        self._changed("connected", worker=worker, buffer=buffer, role=role)
+        self._changed("connected", before, worker=worker, buffer=buffer, role=role)
 
     def disconnect(self, worker: str, buffer: str, role: str) -> None:
         """Remove ``buffer`` from the worker's ``role`` list; no-op if absent."""
         _check_role(role)
         self._require(WORKERS, worker)
+        before = self._entry_before_edit(WORKERS, worker)
         entry = self._own_map(self._section(WORKERS), worker)
         current = entry.get(role)
         names = self._names(current)
@@ -301,7 +305,7 @@ class SetupEditing:
             _delete_item(current, [str(v) for v in current].index(buffer), entry, role)
         else:
             self._assign(entry, role, [n for n in names if n != buffer], WORKER_KEYS)
-        self._changed("disconnected", worker=worker, buffer=buffer, role=role)
+        self._changed("disconnected", before, worker=worker, buffer=buffer, role=role)
 
     def set_field(self, key: str, value: Any) -> None:
         """Set a top-level key such as ``target_directory`` or ``base_config``; None removes it."""

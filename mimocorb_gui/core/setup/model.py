@@ -18,6 +18,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from mimocorb_gui.core import setuplimits
 from mimocorb_gui.core.setup.editing import SetupEditing
+from mimocorb_gui.core.setup.entrydump import entry_lines, replace_entry
 from mimocorb_gui.core.setup.specs import (
     _NEW_SETUP_TEXT,
     Problem,
@@ -59,6 +60,8 @@ class Setup(SetupViews, SetupEditing):
         # the text before and after each edit, and `modified` on every window title update
         self._generation = 0
         self._text_cache: tuple[int, str] | None = None
+        # the dump of the document per generation: an edit of one entry makes the next one from it
+        self._dump_cache: tuple[int, str] | None = (0, base)
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
 
     # ------------------------------------------------------------------ construction
@@ -151,6 +154,23 @@ class Setup(SetupViews, SetupEditing):
         self._yaml().dump(self._doc, stream)
         return stream.getvalue()
 
+    def _current_dump(self) -> str:
+        """The dump of the document as it is now (kept per generation)."""
+        cached = self._dump_cache
+        if cached is not None and cached[0] == self._generation:
+            return cached[1]
+        text = self._dump()
+        self._dump_cache = (self._generation, text)
+        return text
+
+    def _entry_before_edit(self, section: str, name: str) -> tuple[int, str, str, list[str]] | None:
+        """What an edit of entry ``name`` needs to make the next dump from this one (or None)."""
+        cached = self._dump_cache
+        if cached is None or cached[0] != self._generation:
+            return None
+        lines = entry_lines(self._yaml, self._doc, section, name)
+        return None if lines is None else (self._generation, section, name, lines)
+
     def to_text(self) -> str:
         """The YAML text: the loaded text with only the edited parts changed (computed once per edit)."""
         if not self._dirty:
@@ -165,7 +185,7 @@ class Setup(SetupViews, SetupEditing):
     def _merged_text(self) -> str:
         """The document dumped, with the untouched parts of the loaded text kept (a three-way text
         merge), provided the merged text still reads as the document; else the plain dump."""
-        new = self._dump()
+        new = self._current_dump()
         if self._base_map is None:
             self._base_map = _base_lines_in(self._original, self._base)
         merged = _merge_text(self._original, self._base, new, self._base_map)
@@ -219,6 +239,7 @@ class Setup(SetupViews, SetupEditing):
         self._dirty = False
         self._generation += 1
         self._text_cache = None
+        self._dump_cache = (self._generation, self._base)
 
     # ------------------------------------------------------------------ undo snapshots
 
@@ -251,9 +272,20 @@ class Setup(SetupViews, SetupEditing):
         for callback in list(self._listeners):
             callback(event, detail)
 
-    def _changed(self, event: str, **detail: Any) -> None:
+    def _changed(
+        self, event: str, _before: tuple[int, str, str, list[str]] | None = None, **detail: Any
+    ) -> None:
+        """After an edit: a new generation, its dump made from the last one when the edit changed one
+        entry (``_before`` from :meth:`_entry_before_edit`), then the listeners."""
         self._dirty = True
         self._generation += 1
+        cached = self._dump_cache
+        if _before is not None and cached is not None and cached[0] == _before[0] == self._generation - 1:
+            _, section, name, before = _before
+            after = entry_lines(self._yaml, self._doc, section, name)
+            text = replace_entry(cached[1], before, after) if after is not None else None
+            if text is not None:
+                self._dump_cache = (self._generation, text)
         self._emit(event, **detail)
 
     # ------------------------------------------------------------------ properties

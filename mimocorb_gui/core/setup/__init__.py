@@ -15,7 +15,7 @@ Schema (the manual's, unchanged)::
 
 Package layout, one job per module: ``specs`` (value types and the plain spec views), ``yamledit``
 (ruamel comment/anchor surgery), ``textmerge`` (the three-way merge of an edit into the text as
-loaded), ``model`` (the :class:`Setup`: load, text, save, snapshots, listeners) with its read side
+loaded), ``entrydump`` (the dump after an edit of one entry, from the last one), ``model`` (the :class:`Setup`: load, text, save, snapshots, listeners) with its read side
 ``views`` and its editing API ``editing``, ``validation`` (the validator: problems and the order of
 the checks) with its checks by kind in ``validate_entries``, ``validate_graph``,
 ``validate_functions`` and ``limits``, ``configs`` (worker configs as written, merged, and where

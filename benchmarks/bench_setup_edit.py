@@ -1,12 +1,15 @@
 """Milliseconds per edit of a 500-line setup, as the graph editor edits it, printed as a table.
 
-    .venv/bin/python benchmarks/bench_setup_edit.py [--lines 500] [--edits 40] [--compare /path/to/other/checkout]
+    .venv/bin/python benchmarks/bench_setup_edit.py [--lines 500] [--edits 40] [--hand-written]
+                                                    [--compare /path/to/other/checkout]
 
 An edit in the editor is: a snapshot of the text before (undo), the edit through the model's API,
 a snapshot after, ``Setup.modified`` for the window title and ``to_text()`` for the next check.
 The setup is generated: buffers and workers like the muon example's (comments, an anchor shared
 by several workers through ``<<: *``, flow lists), grown until it has ``--lines`` lines. Each edit
-changes one config value of a different worker. ``--compare`` runs the same measurement with the
+changes one config value of a different worker. ``--hand-written`` writes flow lists and mappings
+with spaces inside the brackets, as people type them and ruamel does not: the loaded text then
+differs from a dump of it, and every edit is merged into the text and the result read back. ``--compare`` runs the same measurement with the
 ``mimocorb_gui`` of another checkout (e.g. main before a change) in a subprocess and prints both
 rows side by side: median and min–max over the edits, and the ratio.
 """
@@ -26,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def generated_setup(lines: int) -> str:
-    """Setup text of about ``lines`` lines."""
+def generated_setup(lines: int, hand_written: bool = False) -> str:
+    """Setup text of about ``lines`` lines (``hand_written``: spaces inside flow brackets)."""
     head = [
         "# generated for bench_setup_edit: a muon-like pipeline repeated",
         "common: &common",
@@ -59,13 +62,16 @@ def generated_setup(lines: int) -> str:
             "",
         ]
         i += 1
-    return "\n".join(head + buffers + workers) + "\n"
+    text = "\n".join(head + buffers + workers) + "\n"
+    if hand_written:
+        text = text.replace("{chA", "{ chA").replace("float32}", "float32 }").replace("[Raw", "[ Raw")
+    return text
 
 
-def measure(lines: int, edits: int) -> dict:
+def measure(lines: int, edits: int, hand_written: bool = False) -> dict:
     from mimocorb_gui.core.setup import Setup
 
-    text = generated_setup(lines)
+    text = generated_setup(lines, hand_written)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "setup.yaml"
         path.write_text(text, encoding="utf-8")
@@ -87,6 +93,7 @@ def measure(lines: int, edits: int) -> dict:
             assert changed
         final = setup.to_text()
         assert f"min_height: {1000 + edits - 1}" in final and "<<: *common" in final
+        assert ("[ Raw1]" in final) == hand_written  # the text as written is kept
     return {"lines": text.count("\n"), "ms": times}
 
 
@@ -94,11 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--lines", type=int, default=500)
     p.add_argument("--edits", type=int, default=40)
+    p.add_argument("--hand-written", action="store_true", help="spaces inside flow brackets")
     p.add_argument("--compare", type=Path, default=None, help="another checkout to measure the same way")
     p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one row, for --compare
     args = p.parse_args(argv)
     if args.json:
-        print(json.dumps(measure(args.lines, args.edits)))
+        print(json.dumps(measure(args.lines, args.edits, args.hand_written)))
         return 0
     rows = []
     trees = [("this checkout", ROOT)] + (
@@ -107,11 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     for label, tree in trees:
         env = {**os.environ, "PYTHONPATH": str(Path(tree).resolve())}
         cmd = [sys.executable, __file__, "--json", "--lines", str(args.lines), "--edits", str(args.edits)]
+        cmd += ["--hand-written"] if args.hand_written else []
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=tree).stdout
         result = json.loads(out.splitlines()[-1])
         rows.append((label, result))
     print(
-        f"setup of {rows[0][1]['lines']} lines, {args.edits} edits (one config value each), {os.cpu_count()} CPUs"
+        f"setup of {rows[0][1]['lines']} lines{' (hand-written)' if args.hand_written else ''}, "
+        f"{args.edits} edits (one config value each), {os.cpu_count()} CPUs"
     )
     print(f"| {'code':<40} | {'ms per edit, median (min–max)':>30} |")
     print(f"|{'-' * 42}|{'-' * 32}|")

@@ -1,4 +1,4 @@
-"""core/loader.py: user files, prebuilt functions, docstrings, the mimoCoRB2 alias (no processes)."""
+"""core/loader/: user files, prebuilt functions, docstrings, the mimoCoRB2 alias (no processes)."""
 
 import importlib
 import sys
@@ -134,7 +134,8 @@ def test_a_forked_child_runs_the_file_itself(tmp_path, monkeypatch):
     builtins._mimo_count = 0
     try:
         loader.load_function("count.py", "f", tmp_path)
-        monkeypatch.setattr(loader.os, "getpid", lambda: -1)  # the cache entry belongs to another process
+        # the cache entry belongs to another process
+        monkeypatch.setattr(loader.files.os, "getpid", lambda: -1)
         loader.load_function("count.py", "f", tmp_path)
         assert builtins._mimo_count == 2
     finally:
@@ -230,7 +231,7 @@ def fake_prebuilt(tmp_path, monkeypatch):
     write(root / "importers" / "scope.py", documented("waveform", "Acquire waveforms.", "Importer"))
     write(root / "_internal.py", documented("secret", "no", "Importer"))
     monkeypatch.syspath_prepend(str(tmp_path / "fakepkgs"))
-    monkeypatch.setattr(loader, "PREBUILT_PACKAGE", "fake_functions")
+    monkeypatch.setattr(loader.prebuilt, "PREBUILT_PACKAGE", "fake_functions")
     yield "fake_functions"
     for name in [n for n in sys.modules if n == "fake_functions" or n.startswith("fake_functions.")]:
         del sys.modules[name]

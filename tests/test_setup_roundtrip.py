@@ -168,18 +168,84 @@ def test_random_edits_keep_text_and_document_equal_and_undo_gives_the_original(p
 def test_to_text_is_computed_once_per_edit_and_follows_every_edit(monkeypatch):
     path = examples_dir() / "muon_lifetime" / "setup.yaml"
     setup = Setup.load(path)
-    dumps = []
-    real_dump = Setup._dump
-    monkeypatch.setattr(Setup, "_dump", lambda self: dumps.append(1) or real_dump(self))
+    texts = []
+    real_text = Setup._merged_text
+    monkeypatch.setattr(Setup, "_merged_text", lambda self: texts.append(1) or real_text(self))
     name = setup.worker_names[0]
     generation = setup.generation
     setup.set_worker_field(name, "number_of_processes", 3)
     assert setup.generation != generation
     first = setup.to_text()
     assert setup.to_text() is first and setup.modified and setup.to_state().text is first
-    assert len(dumps) == 1  # one dump for the text, the title and the undo snapshot together
+    assert len(texts) == 1  # one text for the text, the title and the undo snapshot together
     setup.set_worker_field(name, "number_of_processes", 4)
-    assert "number_of_processes: 4" in setup.to_text() and len(dumps) == 2
+    assert "number_of_processes: 4" in setup.to_text() and len(texts) == 2
     setup.set_worker_field(name, "number_of_processes", None)
     setup.set_worker_field(name, "number_of_processes", Setup.load(path).workers[name].number_of_processes)
     assert setup.to_text() != first
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    a=st.lists(st.sampled_from(["x\n", "y\n", "z\n", "  k: 1\n", "\n"]), max_size=30),
+    b=st.lists(st.sampled_from(["x\n", "y\n", "z\n", "  k: 1\n", "\n"]), max_size=30),
+)
+def test_the_merge_diff_turns_one_text_into_the_other_like_difflib(a, b):
+    """The merge's line diff (common first/last lines matched before difflib runs) is a diff: its
+    opcodes rebuild ``b`` from ``a``, cover both texts in order, mark as equal only equal lines and
+    never mark the common first lines as changed; with nothing in common at the ends it is difflib's."""
+    from difflib import SequenceMatcher
+
+    from mimocorb_gui.core.setup.textmerge import _line_opcodes
+
+    ops = _line_opcodes(a, b)
+    rebuilt, i_pos, j_pos = [], 0, 0
+    for tag, i1, i2, j1, j2 in ops:
+        assert (i1, j1) == (i_pos, j_pos), ops
+        if tag == "equal":
+            assert a[i1:i2] == b[j1:j2]
+        rebuilt += b[j1:j2]
+        i_pos, j_pos = i2, j2
+    assert (i_pos, j_pos) == (len(a), len(b)) and rebuilt == b
+    reference = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    if a[:1] != b[:1] and a[-1:] != b[-1:]:  # nothing to trim: exactly difflib's diff
+        assert ops == [op for op in reference if op[1] != op[2] or op[3] != op[4]]
+    head = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    assert all(i1 >= head and j1 >= head for tag, i1, _i2, j1, _j2 in ops if tag != "equal")
+
+
+@pytest.mark.timeout(600)
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(path=st.sampled_from(SETUPS), data=st.data())
+def test_the_dump_made_from_the_last_one_after_an_edit_is_the_whole_dump(path, data):
+    """After an edit of one entry the model makes the new dump from the last one, dumping only that
+    entry again; it must be ruamel's dump of the whole document, byte for byte, edit after edit."""
+    setup = Setup.from_text(path.read_text(encoding="utf-8"), path)
+    for _ in range(data.draw(st.integers(1, 8), label="edits")):
+        op = _edit(setup, data)
+        assert setup._current_dump() == setup._dump(), f"after {op}"
+        setup.to_text()
+
+
+def test_an_edit_of_one_worker_dumps_only_that_worker_again(monkeypatch):
+    """The muon example (comments, an anchor merged into several workers): a config edit leaves
+    the whole-document dump alone and the text follows the edit."""
+    setup = Setup.load(examples_dir() / "muon_lifetime" / "setup.yaml")
+    dumps = []
+    real_dump = Setup._dump
+    monkeypatch.setattr(Setup, "_dump", lambda self: dumps.append(1) or real_dump(self))
+    name = next(n for n, w in setup.workers.items() if isinstance(w.config, dict) and w.config)
+    setup.set_worker_field(name, "number_of_processes", 3)
+    text = setup.to_text()
+    assert dumps == []
+    assert Setup.from_text(text, setup.path).workers[name].number_of_processes == 3
+    assert text == Setup.from_text(text, setup.path).to_text()
+    assert setup._current_dump() == real_dump(setup)

@@ -21,12 +21,9 @@ in ``close()`` (also on garbage collection and at exit).
 from __future__ import annotations
 
 import atexit
-import collections
 import datetime as _dt
 import logging
 import multiprocessing
-import queue as _queue
-import signal
 import threading
 import time
 import weakref
@@ -35,9 +32,11 @@ from pathlib import Path
 
 from mimocorb_gui.core.bufferio import StopFlag
 from mimocorb_gui.core.ringbuffer import BufferStats, Observer, RingBuffer
+from mimocorb_gui.core.runlog import LogEntry, RunLog
+from mimocorb_gui.core.runmonitor import RunMonitoring
 from mimocorb_gui.core.runplan import RunPlan
 from mimocorb_gui.core.runrecord import RunRecord
-from mimocorb_gui.core.runwatch import StallWatch, StopDeadlines, buffer_account
+from mimocorb_gui.core.runwatch import buffer_account
 from mimocorb_gui.core.shm import free_memory, human_bytes
 from mimocorb_gui.core.workers import ProcessPlan, Worker, WorkerStats
 from mimocorb_gui.core.yaml_values import block_yaml
@@ -49,9 +48,6 @@ log = logging.getLogger("mimocorb.run")
 STOP_DEADLINE = 30.0  # seconds a worker may take to finish once it has nothing left to wait for (a
 # 2-core PC at load average 20 took over 10 s to end workers in the GUI tests)
 STALL_THRESHOLD = 10.0  # seconds a full buffer's readers may take nothing before it is reported
-SLOW_STOP_NOTICE = 5.0  # seconds after which a worker that should have ended is named in the log
-_KILL_AFTER = 2.0  # seconds between terminate and kill of an overdue process (e.g. one in SIGSTOP)
-_SIGBUS = getattr(signal, "SIGBUS", None)
 
 
 class SetupInvalid(Exception):
@@ -64,21 +60,6 @@ class SetupInvalid(Exception):
 
 class StartError(RuntimeError):
     """The run could not be set up (no room in shared memory, run directory impossible, ...)."""
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """One line of the run log."""
-
-    time: float
-    worker: str
-    level: str
-    levelno: int
-    message: str
-
-    def format(self) -> str:
-        stamp = _dt.datetime.fromtimestamp(self.time).strftime("%H:%M:%S.%f")[:-3]
-        return f"{stamp} {self.level:<7} [{self.worker}] {self.message}"
 
 
 @dataclass(frozen=True)
@@ -116,8 +97,11 @@ def _close_live_runs() -> None:  # pragma: no cover - safety net at interpreter 
         run.close(timeout=2.0)
 
 
-class Run:
-    """Build, start, pause/resume, stop and watch a setup's buffers and workers."""
+class Run(RunMonitoring):
+    """Build, start, pause/resume, stop and watch a setup's buffers and workers.
+
+    The lifecycle is here; the monitor thread is :class:`~mimocorb_gui.core.runmonitor.RunMonitoring`,
+    the log :class:`~mimocorb_gui.core.runlog.RunLog`."""
 
     def __init__(
         self,
@@ -150,25 +134,14 @@ class Run:
         self._t_start: float | None = None
         self._t_end: float | None = None
         self._stop_flag = StopFlag(self.ctx)
-        self._log_queue = None
         self._begun = None  # shared counter: worker processes that reached their function
-        self._log_feed: collections.deque[LogEntry] = collections.deque(maxlen=20000)
-        self._log_new: list[LogEntry] = []
-        self._log_file = None
-        self._log_thread: threading.Thread | None = None
-        self._monitor_thread: threading.Thread | None = None
-        self._threads_stop = threading.Event()
-        self._history: dict[str, collections.deque] = {}
-        self._handled: set[tuple[str, int]] = set()
-        self._terminated: dict[tuple[str, int], float] = {}  # overdue processes: when terminate was sent
-        self._named_slow: set[tuple[str, int]] = set()  # processes said to be slow to end
-        self._stop_time: float | None = None
-        self._hurry = False
-        self._deadlines = StopDeadlines(self.plan, self.stop_deadline)
-        self._stalls = StallWatch(self.plan, self.stall_threshold)
+        self._log = RunLog()
+        self.log_listeners = self._log.listeners  # callables(LogEntry), called from the log thread
+        self._stop_time: float | None = None  # when the stop was requested
+        self._hurry = False  # the next monitor pass terminates every process due to finish
+        self._init_monitor()
         self._closed = False
         self._run_record = None  # core.runrecord: stats.csv and data_flow.svg in the run directory
-        self.log_listeners: list = []  # callables(LogEntry), called from the log thread
         self.root_buffers = self.plan.root_buffers
 
     # ----- state ----------------------------------------------------------------------------
@@ -255,8 +228,7 @@ class Run:
             )
             if self.notes:
                 self.write_notes(self.notes)
-            self._log_file = open(self.run_dir / "run.log", "a", encoding="utf-8")
-            self._log_queue = self.ctx.Queue()
+            self._log.open(self.run_dir, self.ctx)
             self._begun = self.ctx.Value("i", 0)
 
             try:
@@ -272,7 +244,6 @@ class Run:
                     self.buffers[name] = rb
                     if spec.writers == 0:
                         rb.close_writer(0)  # nobody writes: readers see end of stream at once
-                    self._history[name] = collections.deque(maxlen=64)
                 next_id = dict.fromkeys(plan.buffers, 0)
                 for wname, w in plan.workers.items():
                     plans = []
@@ -294,7 +265,7 @@ class Run:
                                 sinks=sinks,
                                 observes=[self.buffers[b] for b in w.observes],
                                 stop_flag=self._stop_flag,
-                                log_queue=self._log_queue,
+                                log_queue=self._log.queue,
                                 log_level=self.log_level,
                                 orphan_deadline=self.stop_deadline,
                                 begun=self._begun,
@@ -314,12 +285,8 @@ class Run:
                 raise
             self._state = "running"
             self._run_record = RunRecord(self)
-            self._log_thread = threading.Thread(target=self._log_loop, name="mimocorb-log", daemon=True)
-            self._monitor_thread = threading.Thread(
-                target=self._monitor_loop, name="mimocorb-monitor", daemon=True
-            )
-            self._log_thread.start()
-            self._monitor_thread.start()
+            self._log.start()
+            self._start_monitor()
             return self.run_dir
 
     def write_notes(self, text: str) -> None:
@@ -407,250 +374,22 @@ class Run:
             time.sleep(0.02)
         return True
 
-    # ----- monitor --------------------------------------------------------------------------
-    def _monitor_loop(self) -> None:
-        while not self._threads_stop.is_set():
-            try:
-                stats = self._sample()
-                self._report_stalls(stats)
-                if self._check_processes():
-                    break
-                self._enforce_deadlines()
-            except Exception:
-                log.exception("run monitor")
-                self._record("run", logging.ERROR, "internal error in the run monitor (see the console)")
-            self._threads_stop.wait(0.1)
-
-    def _sample(self) -> dict[str, BufferStats]:
-        now = time.monotonic()
-        stats = {}
-        for name, rb in self.buffers.items():
-            stats[name] = st = rb.stats()
-            self._history[name].append((now, st.events_written, st.deadtime_total))
-        if self._run_record is not None:
-            self._run_record.sample()
-        return stats
-
-    def _report_stalls(self, stats: dict[str, BufferStats]) -> None:
-        for message in self._stalls.update(time.monotonic(), stats):
-            self._record("run", logging.WARNING, message + "; the run goes on")
-
-    def _enforce_deadlines(self) -> None:
-        now = time.monotonic()
-        alive = {
-            w.name: [i for i, p in enumerate(w.processes) if p.exitcode is None]
-            for w in self.workers.values()
-        }
-        stats = {name: rb.stats() for name, rb in self.buffers.items()}
-        deadline = self._deadlines.deadline
-        if self._hurry:
-            self._hurry = False
-            self._deadlines.deadline = 0.0
-        try:
-            overdue = self._deadlines.overdue(now, self._stop_time, stats, alive)
-        finally:
-            self._deadlines.deadline = deadline
-        self._name_slow_enders(now, stats, alive)
-        for wname, i, waited in overdue:
-            key = (wname, i)
-            p = self.workers[wname].processes[i]
-            sent = self._terminated.get(key)
-            if sent is None:
-                self._terminated[key] = now
-                self.workers[wname].mark_failed(i, f"process {i} did not finish: terminated")
-                self._record(
-                    "run",
-                    logging.ERROR,
-                    f"worker '{wname}' process {i} has not finished after {waited:.0f} s: terminating it",
-                )
-                p.terminate()
-            elif now - sent >= _KILL_AFTER:
-                self._terminated[key] = float("inf")  # kill once
-                self._record(
-                    "run", logging.ERROR, f"worker '{wname}' process {i} ignored terminate: killing it"
-                )
-                p.kill()
-
-    def _name_slow_enders(self, now: float, stats, alive) -> None:
-        """Say once which process has had nothing left to do for a while and has not ended, so a
-        stop that takes long is explained before the deadline terminates it."""
-        if self.stop_deadline <= SLOW_STOP_NOTICE:
-            return
-        slow = self._deadlines.overdue(now, self._stop_time, stats, alive, deadline=SLOW_STOP_NOTICE)
-        for wname, i, waited in slow:
-            if (wname, i) in self._named_slow:
-                continue
-            self._named_slow.add((wname, i))
-            self._record(
-                "run",
-                logging.WARNING,
-                f"waiting for worker '{wname}' process {i} to end ({waited:.0f} s since it had nothing"
-                f" left to do; terminated after {self.stop_deadline:g} s)",
-            )
-
-    def _check_processes(self) -> bool:
-        """Handle ended processes; returns True once all of them ended."""
-        if self._stop_flag.is_set() and self._state in ("running", "paused"):
-            self._stop_flag.clear()  # set by a failing worker process: make it an ordinary stop request
-            self.request_stop("stopping because a worker failed")
-        all_done = True
-        for w in self.workers.values():
-            for i, p in enumerate(w.processes):
-                if p.exitcode is None:
-                    all_done = False
-                    continue
-                if (w.name, i) in self._handled:
-                    continue
-                self._handled.add((w.name, i))
-                self._process_ended(w, i, p.exitcode)
-        self._abort_unread_buffers()
-        if all_done:
-            with self._lock:
-                self._t_end = time.monotonic()
-                self._state = "failed" if self.failed_workers else "finished"
-            self._sample()
-            self._record("run", logging.INFO, f"run {self._state} after {self.elapsed():.1f} s")
-            for line in self.account():
-                self._record("run", logging.INFO, line)
-            self._write_run_times()
-        return all_done
-
-    def _write_run_times(self) -> None:
-        """Real and dead time into run_times.json: spectra of a reopened run get their live time."""
-        from mimocorb_gui.core.analysis.runtimes import RunTimes
-
-        if self.run_dir is None:
-            return
-        try:
-            RunTimes.from_stats(self.stats()).write(self.run_dir)
-        except OSError as exc:
-            self._record("run", logging.WARNING, f"cannot write run_times.json: {exc}")
-
-    def _process_ended(self, w: Worker, i: int, exitcode: int) -> None:
-        spec = self.plan.workers[w.name]
-        for rb, wid in w.sink_ids(i):
-            if rb.writer_open(wid):
-                rb.close_writer(wid)  # it died without closing: end of stream must still come
-        problem = ""
-        if exitcode == 0:
-            still_open = [b for b in spec.sources if not self.buffers[b].closed]
-            if still_open:
-                unread = {b: self.buffers[b].stats() for b in still_open}
-                problem = (
-                    f"process {i} ended while its source(s) "
-                    + ", ".join(
-                        f"'{b}' ({s.events_written - s.events_read} events not yet read)"
-                        for b, s in unread.items()
-                    )
-                    + " were still open"
-                )
-                w.mark_failed(i, problem)
-        elif _SIGBUS is not None and exitcode == -_SIGBUS:
-            problem = f"process {i} was killed by SIGBUS (exit code {exitcode}): shared memory exhausted (is /dev/shm full?)"
-        elif (w.name, i) in self._terminated:
-            problem = f"process {i} was terminated after the stop deadline (exit code {exitcode})"
-        else:
-            problem = f"process {i} failed (exit code {exitcode})"
-        if not problem:
-            return
-        w.error = w.error or problem
-        if spec.display_only:
-            self._record(
-                "run",
-                logging.ERROR,
-                f"display worker '{w.name}' {problem}; the acquisition goes on without it",
-            )
-            return
-        self._record("run", logging.ERROR, f"worker '{w.name}' {problem}; stopping the run")
-        self.request_stop(f"stopping because worker '{w.name}' failed")
-
-    def _abort_unread_buffers(self) -> None:
-        """A buffer whose readers have all ended would block its writers forever: drop instead."""
-        for name, rb in self.buffers.items():
-            if rb.closed or rb.aborted:
-                continue
-            readers = self.plan.buffers[name].readers
-            if not readers or any(self.workers[r].alive for r in readers):
-                continue
-            if rb.closed:  # closed meanwhile: readers end only after the end of stream, nothing is lost
-                continue
-            rb.abort()
-            self._record(
-                "run", logging.WARNING, f"buffer '{name}' has no reader left: new events are dropped"
-            )
-
     def account(self) -> list[str]:
         """Per buffer: written, read, dropped while paused, dropped without reader (and left unread)."""
         return [buffer_account(rb.stats()) for rb in self.buffers.values()]
 
     # ----- logs -----------------------------------------------------------------------------
     def _record(self, worker: str, levelno: int, message: str) -> None:
-        self._deliver(LogEntry(time.time(), worker, logging.getLevelName(levelno), levelno, message))
-
-    def _deliver(self, entry: LogEntry) -> None:
-        with self._lock:
-            self._log_feed.append(entry)
-            self._log_new.append(entry)
-            if self._log_file is not None and not self._log_file.closed:
-                self._log_file.write(entry.format() + "\n")
-                self._log_file.flush()
-        log.log(entry.levelno, "[%s] %s", entry.worker, entry.message)
-        for listener in list(self.log_listeners):
-            try:
-                listener(entry)
-            except Exception:  # a broken listener must not stop the log
-                log.exception("log listener failed")
-
-    def _log_loop(self) -> None:
-        q = self._log_queue
-        while True:
-            try:
-                rec = q.get(timeout=0.1)
-            except _queue.Empty:
-                if self._threads_stop.is_set():
-                    return
-                continue
-            except (EOFError, OSError):
-                return
-            if rec is None:
-                return
-            self._deliver(
-                LogEntry(
-                    rec.created,
-                    getattr(rec, "worker", rec.name),
-                    rec.levelname,
-                    rec.levelno,
-                    rec.getMessage(),
-                )
-            )
+        self._log.record(worker, levelno, message)
 
     def log_records(self) -> list[LogEntry]:
         """Log entries that arrived since the previous call."""
-        with self._lock:
-            new, self._log_new = self._log_new, []
-        return new
+        return self._log.take_new()
 
     def log_history(self) -> list[LogEntry]:
-        with self._lock:
-            return list(self._log_feed)
+        return self._log.history()
 
     # ----- stats ----------------------------------------------------------------------------
-    def _rates(self, name: str) -> tuple[float, float]:
-        # a copy: the monitor thread appends while the GUI or CLI asks (iterating the deque itself
-        # raised "deque mutated during iteration")
-        hist = list(self._history.get(name) or ())
-        if len(hist) < 2:
-            return 0.0, 0.0
-        t1, n1, d1 = hist[-1]
-        t0, n0, d0 = hist[0]
-        for sample in reversed(hist):  # the newest sample at least a second old
-            if t1 - sample[0] >= 1.0:
-                t0, n0, d0 = sample
-                break
-        if t1 <= t0:
-            return 0.0, 0.0
-        return (n1 - n0) / (t1 - t0), min(1.0, (d1 - d0) / (t1 - t0))
-
     def stats(self) -> RunStats:
         buffers = {}
         for name, rb in self.buffers.items():
@@ -688,20 +427,13 @@ class Run:
         if self._state in ("running", "paused", "stopping"):
             self.stop(timeout)
         self._closed = True
-        self._threads_stop.set()
-        for t in (self._monitor_thread, self._log_thread):
-            if t is not None:
-                t.join(2.0)
+        self._stop_monitor()
+        self._log.stop()
         for w in self.workers.values():
             w.join(1.0)
         for rb in self.buffers.values():
             rb.unlink()
-        if self._log_queue is not None:
-            self._log_queue.close()
-            self._log_queue.join_thread()
-        with self._lock:
-            if self._log_file is not None:
-                self._log_file.close()
+        self._log.close()
         _LIVE_RUNS.discard(self)
 
     def __enter__(self) -> Run:

@@ -14,9 +14,12 @@ Schema (the manual's, unchanged)::
     base_config: dict | str | [str|dict]   # applied under every worker's config (worker keys win)
 
 Package layout, one job per module: ``specs`` (value types and the plain spec views), ``yamledit``
-(ruamel comment/anchor surgery and the three-way text merge), ``model`` (the :class:`Setup` model),
-``validation`` (the validator and its messages), ``configs`` (worker configs as written, merged,
-and where each key comes from). Everything is imported from here.
+(ruamel comment/anchor surgery), ``textmerge`` (the three-way merge of an edit into the text as
+loaded), ``entrydump`` (the dump after an edit of one entry, from the last one), ``model`` (the :class:`Setup`: load, text, save, snapshots, listeners) with its read side
+``views`` and its editing API ``editing``, ``validation`` (the validator: problems and the order of
+the checks) with its checks by kind in ``validate_entries``, ``validate_graph``,
+``validate_functions`` and ``limits``, ``configs`` (worker configs as written, merged, and where
+each key comes from). Everything is imported from here.
 """
 
 from __future__ import annotations

@@ -1,14 +1,13 @@
 """ruamel round-trip surgery that keeps a setup file as written.
 
-Value -> node conversion, comment/anchor handling around inserted, deleted and renamed items, the
-three-way text merge that applies an edit to the text as it was loaded, and reading YAML text.
+Value -> node conversion, comment/anchor handling around inserted, deleted and renamed items, and
+reading YAML text. (The three-way merge of an edit into the text as loaded is ``textmerge``.)
 """
 
 from __future__ import annotations
 
 import codecs
 from collections.abc import Mapping
-from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -402,57 +401,6 @@ def _canonical_index(node: CommentedMap, key: str, order: tuple[str, ...]) -> in
             if k in later:
                 return i
     return len(keys)
-
-
-# ---- three-way text merge: apply the change between two dumps to the text as it was loaded
-
-
-def _merge_text(original: str, base: str, new: str) -> str | None:
-    """Apply the edit ``base -> new`` onto ``original`` (``base`` = dump of ``original``'s document).
-
-    Returns None when the edit touches lines where ``original`` and ``base`` differ.
-    """
-    if base == new:
-        return original
-    if original == base:
-        return new
-    o_lines = original.splitlines(keepends=True)
-    b_lines = base.splitlines(keepends=True)
-    n_lines = new.splitlines(keepends=True)
-    b2o: dict[int, int] = {}
-    for tag, i1, i2, j1, _j2 in SequenceMatcher(None, o_lines, b_lines, autojunk=False).get_opcodes():
-        if tag == "equal":
-            for k in range(i2 - i1):
-                b2o[j1 + k] = i1 + k
-    out: list[str] = []
-    o_pos = 0
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, b_lines, n_lines, autojunk=False).get_opcodes():
-        if tag == "equal":
-            continue
-        if i2 > i1:
-            mapped = [b2o.get(k) for k in range(i1, i2)]
-            if any(m is None for m in mapped):
-                return None
-            if mapped != list(range(mapped[0], mapped[0] + len(mapped))):  # type: ignore[arg-type]
-                return None
-            o1, o2 = mapped[0], mapped[-1] + 1  # type: ignore[operator]
-        else:
-            if i1 - 1 in b2o:
-                o1 = b2o[i1 - 1] + 1
-            elif i1 in b2o:
-                o1 = b2o[i1]
-            elif i1 == 0:
-                o1 = 0
-            else:
-                return None
-            o2 = o1
-        if o1 < o_pos:
-            return None
-        out.extend(o_lines[o_pos:o1])
-        out.extend(n_lines[j1:j2])
-        o_pos = o2
-    out.extend(o_lines[o_pos:])
-    return "".join(out)
 
 
 # =========================================================================== helpers: YAML text

@@ -16,6 +16,7 @@ from mimocorb_gui.core.bufferio import BufferIO
 from mimocorb_gui.core.remote.link import EventReceiver, EventSender
 from mimocorb_gui.core.remote.security import is_loopback, normalize_address
 from mimocorb_gui.core.templates import Exporter, Importer, _forward, setup_check
+from mimocorb_gui.functions._checks import flag_problem, number_problem
 
 __all__ = ["receive", "send"]
 
@@ -42,16 +43,11 @@ def _check_link(config: Mapping, setup_dir: Path | None = None, sender: bool = T
                 "'mimocorb keys DIR' and give 'keys: DIR' (the connecting side also 'server_key: FILE', the binding "
                 "side's DIR/mimocorb.key), or use tcp://127.0.0.1:PORT"
             )
-    for key in ("bind", "lossy"):
-        if key in config and not isinstance(config[key], bool):
-            problems.append(f"'{key}' must be true or false, got {config[key]!r}")
-    hb = config.get("heartbeat", DEFAULT_HEARTBEAT)
-    if isinstance(hb, bool) or not isinstance(hb, int | float) or not hb > 0:
-        problems.append(f"'heartbeat' must be a number of seconds > 0, got {hb!r}")
+    checks = [flag_problem(key, config[key]) for key in ("bind", "lossy") if key in config]
+    checks.append(number_problem("heartbeat", config.get("heartbeat", DEFAULT_HEARTBEAT), above=0))
     if not sender:
-        n = config.get("senders", 1)
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            problems.append(f"'senders' must be an integer >= 1 (sending processes), got {n!r}")
+        checks.append(number_problem("senders", config.get("senders", 1), minimum=1, integer=True))
+    problems += [p for p in checks if p]
     for key in ("keys", "server_key"):
         value = config.get(key)
         if value is not None:

@@ -43,6 +43,10 @@ __all__ = ["EventReceiver", "EventSender", "ReceiverCounts", "SenderGone"]
 LOSSLESS_HWM = 16  # messages queued per peer before a lossless sender blocks
 LOSSY_HWM = 256  # a monitoring copy may lag this far behind before it drops
 LOSSY_KERNEL_BUFFER = 65536  # bytes of socket buffer per side for a lossy link
+# s a lossy sender drops events without trying once its queue was full: a failed send costs more CPU
+# (header, frames, exception) than the event's whole way through the acquisition; the queue drains at
+# the monitor's pace, so trying again at once would only burn CPU the lossless stream needs
+LOSSY_RETRY = 0.002
 PENDING_ZERO_COPY = 8  # slots a sender may hold while ZeroMQ still sends their data frames
 _POLL_MS = 50
 ACK = b"MCRB-ACK"  # the receiver's answer to a sender's END
@@ -120,6 +124,7 @@ class EventSender:
         self._last_send = time.monotonic()
         self._pending: collections.deque = collections.deque()
         self._receiver_seen = time.monotonic()
+        self._full_until = 0.0  # lossy: events until then are dropped without a send attempt
         # a lossy monitoring copy shows the newest events: no megabytes of backlog in the kernel
         lossy_options = {"sndbuf": LOSSY_KERNEL_BUFFER} if lossy else {}
         self._socket = _Socket(
@@ -166,6 +171,8 @@ class EventSender:
         frames). Returns False if the event was dropped (lossy mode, queue full) or ``give_up`` ended
         a blocked wait (lossless; ``release`` has been called then).
         """
+        if self.lossy and time.monotonic() < self._full_until:
+            return self._drop(release)  # the queue was full a moment ago: drop without asking ZeroMQ
         meta_bytes = metadata.view(np.uint8)
         counter, timestamp, deadtime = _META.unpack(meta_bytes)
         header = self._header(wire.EVENT, counter, timestamp, deadtime)
@@ -180,10 +187,8 @@ class EventSender:
             except zmq.Again:
                 self._socket.check_handshake()
                 self.sequence -= 1  # not sent: the receiver counts only what was lost on the way
-                self.dropped += 1
-                if release is not None:
-                    release()
-                return False
+                self._full_until = time.monotonic() + LOSSY_RETRY
+                return self._drop(release)
         else:
             try:
                 tracker = self.sock.send_multipart(frames, zmq.NOBLOCK, copy=False, track=track)
@@ -203,6 +208,12 @@ class EventSender:
                 self._pending.append((tracker, release))
                 self._release_done(PENDING_ZERO_COPY)
         return True
+
+    def _drop(self, release: Callable[[], None] | None) -> bool:
+        self.dropped += 1
+        if release is not None:
+            release()
+        return False
 
     def _release_done(self, keep: int) -> None:
         """Release held slots whose frames ZeroMQ has sent; wait while more than ``keep`` are held."""

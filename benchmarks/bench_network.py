@@ -98,9 +98,10 @@ def sender_main(source, sinks, config):
     network.send(io)
 
 
-def receiver_main(sink, config, queue=None, stop_flag=None):
-    logger = _quiet_logger("receive")
-    lines = []
+def _keeping_logger(name: str) -> tuple[logging.Logger, list[str]]:
+    """A logger that keeps its INFO messages in a list (the functions' last line is their account)."""
+    logger = _quiet_logger(name)
+    lines: list[str] = []
 
     class Keep(logging.Handler):
         def emit(self, record):
@@ -108,6 +109,11 @@ def receiver_main(sink, config, queue=None, stop_flag=None):
 
     logger.addHandler(Keep())
     logger.setLevel(logging.INFO)
+    return logger, lines
+
+
+def receiver_main(sink, config, queue=None, stop_flag=None):
+    logger, lines = _keeping_logger("receive")
     io = BufferIO("receive", [], [sink.writer(0)], [], config=config, logger=logger, stop_flag=stop_flag)
     network.receive(io)
     if queue is not None:
@@ -115,15 +121,7 @@ def receiver_main(sink, config, queue=None, stop_flag=None):
 
 
 def sender_drops_main(source, config, queue):
-    logger = _quiet_logger("monitor")
-    lines = []
-
-    class Keep(logging.Handler):
-        def emit(self, record):
-            lines.append(record.getMessage())
-
-    logger.addHandler(Keep())
-    logger.setLevel(logging.INFO)
+    logger, lines = _keeping_logger("monitor")
     io = BufferIO("monitor-send", [source.reader()], [], [], config=config, logger=logger)
     network.send(io)
     queue.put(lines[-1] if lines else "")
@@ -143,7 +141,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_row(kind: str, transport: str, n: int, ctx, tmp: Path, lossy_copy: bool = False) -> dict:
+def monitor_main(source, config, queue):
+    """network.monitor observing ``source``, at the priority a run gives an observing process."""
+    from mimocorb_gui.core.workers import yield_cpu_to_acquisition
+
+    yield_cpu_to_acquisition()
+    logger, lines = _keeping_logger("monitor")
+    io = BufferIO("monitor", [], [], [source.observer()], config=config, logger=logger)
+    network.monitor(io)
+    queue.put(lines[-1] if lines else "")
+
+
+def run_row(kind: str, transport: str, n: int, ctx, tmp: Path, lossy_copy: str = "") -> dict:
+    """One pass; ``lossy_copy`` 'copy' (network.send forwards to a buffer a lossy network.send
+    streams) or 'monitor' (network.monitor observes the source buffer) adds a slow monitor."""
     case = CASES[kind]
     make = lambda name: RingBuffer(name, case["slot_count"], case["data_length"], case["dtype"], ctx=ctx)  # noqa: E731
     raw = make("Raw")
@@ -166,14 +177,27 @@ def run_row(kind: str, transport: str, n: int, ctx, tmp: Path, lossy_copy: bool 
         buffers.append(received)
         sinks = []
         if lossy_copy:
-            copy, mon = make("Copy"), make("Monitor")
-            buffers += [copy, mon]
-            sinks = [copy]
+            mon = make("Monitor")
+            buffers.append(mon)
             mon_address = f"tcp://127.0.0.1:{_free_port()}"
             monitor, monitor_stop = ctx.Queue(), StopFlag(ctx)
             cfg = {"address": mon_address, "lossy": True, "heartbeat": 2.0}  # its backlog drains slowly
+            if lossy_copy == "copy":
+                copy = make("Copy")
+                buffers.append(copy)
+                sinks = [copy]
+                procs.append(process("lossy sender", sender_drops_main, copy, cfg, monitor))
+            else:
+                procs.append(
+                    process(
+                        "network.monitor",
+                        monitor_main,
+                        raw,
+                        {"address": mon_address, "heartbeat": 2.0},
+                        monitor,
+                    )
+                )
             procs += [
-                process("lossy sender", sender_drops_main, copy, cfg, monitor),
                 process("monitor receiver", receiver_main, mon, cfg | {"senders": 1}, monitor, monitor_stop),
                 process("monitor checker", checker_main, mon, ctx.Queue(), MONITOR_DELAY),
             ]
@@ -221,52 +245,67 @@ def run_row(kind: str, transport: str, n: int, ctx, tmp: Path, lossy_copy: bool 
 
 
 def _monitor_counts(lines: list[str]) -> dict:
-    """sent, dropped (sender, queue full), received, lost (receiver, sequence gaps) from the two log lines."""
+    """From the two log lines: sent, not sent (the sender's drops: queue full, or not sampled by
+    network.monitor), received and lost (the receiver's sequence gaps)."""
     text = " | ".join(lines)
-    sent = re.search(r"sent (\d+) event\(s\) to \S+, (\d+) dropped", text)
+    copy = re.search(r"sent (\d+) event\(s\) to \S+, (\d+) dropped", text)
+    observed = re.search(r"sent (\d+) of the \d+ event\(s\) .*?; not sent (\d+)", text)
     received = re.search(r"received (\d+) event\(s\).*lost in transit (\d+)", text)
+    sent = copy or observed
     if sent is None or received is None:
         return {}
     return {
         "sent": int(sent.group(1)),
-        "dropped": int(sent.group(2)),
+        "not_sent": int(sent.group(2)),
         "received": int(received.group(1)),
         "lost": int(received.group(2)),
     }
 
 
+PAIR_ROWS = (
+    ("alone", ""),
+    ("lossy network.send copy", "copy"),  # network.send forwards every event to a buffer a lossy send reads
+    ("network.monitor", "monitor"),  # observes the source buffer: never takes an event, low priority
+)
+
+
 def lossy_pair(kinds: list[str], repeats: int, quick: bool, ctx, tmp: Path) -> None:
-    """The lossless tcp stream alone vs with a lossy monitor copy: medians, ratio, drops on both ends."""
+    """The lossless tcp stream alone vs with a lossy monitor copy (both ways): medians, ratios, drops."""
     for kind in kinds:
         n = CASES[kind]["n"] // (10 if quick else 1)
-        alone, with_copy = [], []
-        for i in range(repeats):  # interleaved: machine load hits both alike
-            alone.append(run_row(kind, "tcp", n, ctx, tmp, False))
-            with_copy.append(run_row(kind, "tcp", n, ctx, tmp, True))
-            d = with_copy[-1]["drops"]
-            print(
-                f"{kind} repeat {i + 1}: lossless alone {alone[-1]['rate']:.0f}/s, with lossy copy "
-                f"{with_copy[-1]['rate']:.0f}/s; monitor sent {d.get('sent')} dropped {d.get('dropped')} "
-                f"(sender), received {d.get('received')} lost {d.get('lost')} (receiver)",
-                flush=True,
-            )
-            for label, r in (("alone", alone[-1]), ("with copy", with_copy[-1])):
-                print(
-                    f"  CPU s {label}: " + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu"].items()), flush=True
+        results = {label: [] for label, _ in PAIR_ROWS}
+        for i in range(repeats):  # interleaved: machine load hits every row alike
+            for label, mode in PAIR_ROWS:
+                r = run_row(kind, "tcp", n, ctx, tmp, mode)
+                results[label].append(r)
+                d = r["drops"] or {}
+                drops = (
+                    f"; monitor sent {d.get('sent')}, not sent {d.get('not_sent')} (sender), "
+                    f"received {d.get('received')}, lost {d.get('lost')} (receiver)"
+                    if mode
+                    else ""
                 )
-        a = statistics.median(r["rate"] for r in alone)
-        b = statistics.median(r["rate"] for r in with_copy)
-        ok = all(r["ok"] for r in alone + with_copy)
-        accounted = all(
-            r["drops"] and r["drops"]["sent"] + r["drops"]["dropped"] == n
-            and r["drops"]["received"] + r["drops"]["lost"] == r["drops"]["sent"]
-            for r in with_copy
-        )  # fmt: skip
-        print(
-            f"{kind}: lossless alone {a:.0f} events/s, with lossy copy {b:.0f} events/s (medians of {repeats}), "
-            f"ratio {b / a:.3f}; lossless integrity {'ok' if ok else 'FAILED'}; monitor drops accounted for "
-            f"every event: {'yes' if accounted else 'NO'} (N={n})"
-        )
+                cpu = ", ".join(f"{k} {v:.1f}" for k, v in r["cpu"].items())
+                print(
+                    f"{kind} #{i + 1} {label}: lossless {r['rate']:.0f} events/s{drops}; CPU s: {cpu}",
+                    flush=True,
+                )
+        alone = statistics.median(r["rate"] for r in results["alone"])
+        print(f"{kind}: lossless stream alone {alone:.0f} events/s (median of {repeats}, N={n})")
+        for label, _mode in PAIR_ROWS[1:]:
+            rs = results[label]
+            rate = statistics.median(r["rate"] for r in rs)
+            ok = all(r["ok"] for r in rs)
+            accounted = all(
+                r["drops"] and r["drops"]["sent"] + r["drops"]["not_sent"] == n
+                and r["drops"]["received"] + r["drops"]["lost"] == r["drops"]["sent"]
+                for r in rs
+            )  # fmt: skip
+            print(
+                f"{kind}: with {label} {rate:.0f} events/s, ratio {rate / alone:.3f}; lossless integrity "
+                f"{'ok' if ok else 'FAILED'}; monitor's drops account for every event on both ends: "
+                f"{'yes' if accounted else 'NO'}"
+            )
 
 
 def main() -> None:
@@ -297,7 +336,9 @@ def main() -> None:
             results = {label: [] for label, _, _ in rows}
             for _ in range(args.repeats):  # rows interleaved: machine load hits them alike
                 for label, transport, lossy in rows:
-                    results[label].append(run_row(kind, transport, n, ctx, Path(tmp), lossy))
+                    results[label].append(
+                        run_row(kind, transport, n, ctx, Path(tmp), "copy" if lossy else "")
+                    )
             ring = statistics.median(r["rate"] for r in results["ring buffer"])
             for label, _, _ in rows:
                 rs = results[label]

@@ -34,6 +34,14 @@ def _connect(qtbot, w, address: str, key: str = "") -> None:
     qtbot.waitUntil(lambda: w.controller.state == "running", timeout=WAIT_MS)
 
 
+def _stop_and_finish(qtbot, w, proc) -> None:
+    """Stop the attached run (the window holds its key) and see the served process end well."""
+    w.actions["stop"].trigger()
+    qtbot.waitUntil(lambda: w.controller.state == "finished", timeout=WAIT_MS)
+    rc, err = finish(proc, 30)
+    assert rc == 0, err[-2000:]
+
+
 @pytest.mark.timeout(180)
 def test_connect_to_a_served_run_watch_pause_and_stop_only_with_the_key(qtbot, window, tmp_path):
     proc, address = serve_simple(tmp_path / "served", "--serve", "tcp://127.0.0.1:0")
@@ -69,10 +77,7 @@ def test_connect_to_a_served_run_watch_pause_and_stop_only_with_the_key(qtbot, w
         qtbot.waitUntil(lambda: w.docks["buffers"].model.state_of("Waveforms") == "paused", timeout=WAIT_MS)
         w.actions["resume"].trigger()
         qtbot.waitUntil(lambda: w.controller.state == "running", timeout=WAIT_MS)
-        w.actions["stop"].trigger()
-        qtbot.waitUntil(lambda: w.controller.state == "finished", timeout=WAIT_MS)
-        rc, err = finish(proc, 30)
-        assert rc == 0, err[-2000:]
+        _stop_and_finish(qtbot, w, proc)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -102,10 +107,7 @@ def test_the_histogram_dock_of_an_attached_window_shows_the_served_counts(
         qtbot.wait(600)  # one more refresh drawn
         assert "entries" in hist.entries_label.text() and not hist.empty.visible
         hist.grab().save(str(tmp_path / "attached_histogram.png"))
-        w.actions["stop"].trigger()
-        qtbot.waitUntil(lambda: w.controller.state == "finished", timeout=WAIT_MS)
-        rc, err = finish(proc, 30)
-        assert rc == 0, err[-2000:]
+        _stop_and_finish(qtbot, w, proc)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -17,6 +17,7 @@ from mimocorb_gui.core.remote.link import EventReceiver, EventSender
 from mimocorb_gui.core.remote.security import (
     InsecureAddress,
     KeyProblem,
+    KeyRefused,
     is_loopback,
     make_keys,
     normalize_address,
@@ -226,7 +227,23 @@ def test_curve_keys_admit_listed_clients_only(tmp_path):
         sender.close()
         return ok
 
-    assert not send(stranger)  # not allowed: nothing arrives, no acknowledgement
+    # not allowed, or the wrong server key: a clear error, whether the refusal comes before the first
+    # send or while the first events are queued (more than the queue holds: a send would block)
+    for keys, server_key, says in (
+        (stranger, server, "refused this side's key"),
+        (client, client, "failed the CurveZMQ handshake"),
+    ):
+        sender = EventSender(
+            address, SMALL, 1, heartbeat=0.5, keys=keys, server_key=server_key / "mimocorb.key"
+        )
+        try:
+            with pytest.raises(
+                KeyRefused, match=f"{says}: its allowed_keys must list this side's public key"
+            ):
+                for i in range(100):
+                    sender.send(*_event(i))
+        finally:
+            sender.close()
     assert receiver.poll(0.5) is None and receiver.counts.events == 0
     t = threading.Thread(target=send, args=(client,))
     t.start()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from network_helpers import finish
+from network_helpers import finish, ipc_address
 from test_remote import serve_simple
 
 from mimocorb_gui.ui.main_window import MainWindow
@@ -31,6 +32,14 @@ def _connect(qtbot, w, address: str, key: str = "") -> None:
     w.actions["connect_run"].trigger()
     assert not w.messages, w.messages
     qtbot.waitUntil(lambda: w.controller.state == "running", timeout=WAIT_MS)
+
+
+def _stop_and_finish(qtbot, w, proc) -> None:
+    """Stop the attached run (the window holds its key) and see the served process end well."""
+    w.actions["stop"].trigger()
+    qtbot.waitUntil(lambda: w.controller.state == "finished", timeout=WAIT_MS)
+    rc, err = finish(proc, 30)
+    assert rc == 0, err[-2000:]
 
 
 @pytest.mark.timeout(180)
@@ -68,10 +77,40 @@ def test_connect_to_a_served_run_watch_pause_and_stop_only_with_the_key(qtbot, w
         qtbot.waitUntil(lambda: w.docks["buffers"].model.state_of("Waveforms") == "paused", timeout=WAIT_MS)
         w.actions["resume"].trigger()
         qtbot.waitUntil(lambda: w.controller.state == "running", timeout=WAIT_MS)
-        w.actions["stop"].trigger()
-        qtbot.waitUntil(lambda: w.controller.state == "finished", timeout=WAIT_MS)
-        rc, err = finish(proc, 30)
-        assert rc == 0, err[-2000:]
+        _stop_and_finish(qtbot, w, proc)
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.timeout(180)
+def test_the_histogram_dock_of_an_attached_window_shows_the_served_counts(
+    qtbot, window, tmp_path, monkeypatch
+):
+    """The dock reads through the RunSource: no file of the served run directory is opened here."""
+    from mimocorb_gui.core import histfeed
+    from mimocorb_gui.core.livehist import read_histograms
+
+    def no_local_files(self):
+        raise AssertionError(f"the attached window read histogram files in {self.run_dir}")
+
+    monkeypatch.setattr(histfeed.HistogramFeed, "read", no_local_files)
+    served = tmp_path / "served"
+    proc, address = serve_simple(served, "--serve", ipc_address(tmp_path, "serve"))
+    w = window
+    try:
+        _connect(qtbot, w, address, str(next(served.glob("run_*/control.key"))))
+        hist = w.docks["histogram:histogram"]
+        hist.raise_()
+        assert hist.feed.kind == "remote"
+        qtbot.waitUntil(lambda: hist.data.get("peak_heights", (0, 0, 0))[2] >= 10, timeout=WAIT_MS)
+        qtbot.wait(600)  # one more refresh drawn
+        assert "entries" in hist.entries_label.text() and not hist.empty.visible
+        hist.grab().save(str(tmp_path / "attached_histogram.png"))
+        _stop_and_finish(qtbot, w, proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    files = read_histograms(next(served.glob("run_*")), "Pulses")
+    for ch, (_edges, counts) in files.items():  # the dock kept the final counts it was sent
+        assert np.array_equal(hist.data[ch][1], counts), ch

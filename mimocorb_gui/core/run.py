@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mimocorb_gui.core.bufferio import StopFlag
+from mimocorb_gui.core.histfeed import HistogramFeed
 from mimocorb_gui.core.ringbuffer import BufferStats, Observer, RingBuffer
 from mimocorb_gui.core.runlog import LogEntry, RunLog
 from mimocorb_gui.core.runmonitor import RunMonitoring
@@ -411,6 +412,12 @@ class Run(RunMonitoring):
             raise KeyError(
                 f"no buffer '{buffer_name}' in this run (buffers: {', '.join(self.buffers) or 'none yet'})"
             ) from None
+
+    def histograms(self, buffer_name: str) -> HistogramFeed:
+        """The counts of ``buffer_name``'s histogram exporter in the run directory (core.histfeed)."""
+        if self.run_dir is None:
+            raise RuntimeError("the run has not started: it has no histograms yet")
+        return HistogramFeed(self.run_dir, buffer_name)
 
     # ----- cleanup --------------------------------------------------------------------------
     def _emergency_cleanup(self) -> None:

@@ -10,22 +10,20 @@ import numpy as np
 
 from mimocorb_gui.core.bufferio import BufferIO
 
-__all__ = ["check_choice", "check_number"]
+__all__ = ["check_choice", "check_number", "flag_problem", "number_problem"]
 
 
-def check_number(
-    io: BufferIO,
+def number_problem(
     key: str,
-    default: Any,
+    value: Any,
     *,
     minimum: float | None = None,
     maximum: float | None = None,
     above: float | None = None,
     integer: bool = False,
     allow_none: bool = False,
-) -> Any:
-    """``io.get(key, default)`` checked to be a number in range; a clear ValueError otherwise."""
-    value = io.get(key, default)
+) -> str | None:
+    """Why config ``key``'s ``value`` is not a number in range (None when it is)."""
     if value is None and allow_none:
         return None
     what = "an integer" if integer else "a number"
@@ -50,8 +48,34 @@ def check_number(
             or (above is not None and v <= above)
             or (maximum is not None and v > maximum)
         )
-    if not ok:
-        raise ValueError(f"worker '{io.name}': config '{key}' must be {what}, got {value!r}")
+    return None if ok else f"config '{key}' must be {what}, got {value!r}"
+
+
+def flag_problem(key: str, value: Any) -> str | None:
+    """Why config ``key``'s ``value`` is not true or false (None when it is)."""
+    return None if isinstance(value, bool) else f"config '{key}' must be true or false, got {value!r}"
+
+
+def check_number(
+    io: BufferIO,
+    key: str,
+    default: Any,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+    integer: bool = False,
+    allow_none: bool = False,
+) -> Any:
+    """``io.get(key, default)`` checked to be a number in range; a clear ValueError otherwise."""
+    value = io.get(key, default)
+    problem = number_problem(
+        key, value, minimum=minimum, maximum=maximum, above=above, integer=integer, allow_none=allow_none
+    )
+    if problem:
+        raise ValueError(f"worker '{io.name}': {problem}")
+    if value is None:
+        return None
     return int(value) if integer else float(value)
 
 

@@ -1,4 +1,5 @@
-"""Stream a buffer to another run over ZeroMQ (``network.send``) and receive it (``network.receive``).
+"""Stream a buffer to another run over ZeroMQ (``network.send``) and receive it (``network.receive``);
+send a monitoring copy of an observed buffer that never slows the acquisition (``network.monitor``).
 
 The sockets and the wire format live in ``core.remote.link`` and ``core.remote.wire``; this module
 holds the two prebuilt functions, their config checks and their logging.
@@ -13,11 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from mimocorb_gui.core.bufferio import BufferIO
-from mimocorb_gui.core.remote.link import EventReceiver, EventSender
+from mimocorb_gui.core.remote.link import LOSSY_RETRY, EventReceiver, EventSender
 from mimocorb_gui.core.remote.security import is_loopback, normalize_address
-from mimocorb_gui.core.templates import Exporter, Importer, _forward, setup_check
+from mimocorb_gui.core.templates import Exporter, Importer, Observer, _forward, setup_check
+from mimocorb_gui.functions._checks import check_number, flag_problem, number_problem
+from mimocorb_gui.functions._pacing import EventPacer
 
-__all__ = ["receive", "send"]
+__all__ = ["monitor", "receive", "send"]
 
 DEFAULT_HEARTBEAT = 1.0  # s between heartbeats of an idle sender
 HEARTBEAT_TIMEOUTS = 3  # heartbeats a receiver misses before it counts a sender as vanished
@@ -42,16 +45,13 @@ def _check_link(config: Mapping, setup_dir: Path | None = None, sender: bool = T
                 "'mimocorb keys DIR' and give 'keys: DIR' (the connecting side also 'server_key: FILE', the binding "
                 "side's DIR/mimocorb.key), or use tcp://127.0.0.1:PORT"
             )
-    for key in ("bind", "lossy"):
-        if key in config and not isinstance(config[key], bool):
-            problems.append(f"'{key}' must be true or false, got {config[key]!r}")
-    hb = config.get("heartbeat", DEFAULT_HEARTBEAT)
-    if isinstance(hb, bool) or not isinstance(hb, int | float) or not hb > 0:
-        problems.append(f"'heartbeat' must be a number of seconds > 0, got {hb!r}")
+    checks = [flag_problem(key, config[key]) for key in ("bind", "lossy") if key in config]
+    checks.append(number_problem("heartbeat", config.get("heartbeat", DEFAULT_HEARTBEAT), above=0))
     if not sender:
-        n = config.get("senders", 1)
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            problems.append(f"'senders' must be an integer >= 1 (sending processes), got {n!r}")
+        checks.append(number_problem("senders", config.get("senders", 1), minimum=1, integer=True))
+    if "max_rate" in config:  # network.monitor
+        checks.append(number_problem("max_rate", config["max_rate"], minimum=0))
+    problems += [p for p in checks if p]
     for key in ("keys", "server_key"):
         value = config.get(key)
         if value is not None:
@@ -92,7 +92,8 @@ def send(buffer_io: BufferIO) -> None:
     Lossless by default: while the receiver is slow or not there yet, this worker waits and the
     source buffer fills, so the importer upstream accumulates dead time exactly as with a full ring
     buffer. With ``lossy: true`` events that do not fit the network queue are dropped and counted
-    instead (a monitoring copy that never slows the acquisition). When the run is stopped and the
+    instead (for a monitoring copy that never slows the acquisition, network.monitor observes the
+    buffer instead of reading every event). When the run is stopped and the
     receiver stays unreachable for three heartbeats, the remaining events are counted as not sent
     and the worker ends. Wire format: ``mimocorb_gui.core.remote.wire``.
 
@@ -182,6 +183,79 @@ def send(buffer_io: BufferIO) -> None:
         buffer_io.shutdown_sinks()
     lossy_note = f", {sender.dropped} dropped (queue full)" if options["lossy"] else ""
     log.info(f"sent {sender.sent} event(s) to {sender.address}{lossy_note}")
+
+
+@setup_check(lambda config, setup_dir=None, **_: _check_link(config, setup_dir, sender=True))
+def monitor(buffer_io: BufferIO) -> None:
+    """mimoCoRB2 Function: Send copies of the newest events of an observed buffer to another run (lossy).
+
+    A monitoring copy that never slows the acquisition: it observes the buffer (it never takes an
+    event from a worker, and its process runs at a lower priority than the acquisition) and sends
+    the newest event whenever the network queue has room, at most ``max_rate`` events per second.
+    Events it did not sample or that found the queue full are counted here (the log's last line);
+    the receiving ``network.receive`` (with ``lossy: true``) counts what was lost on the way. Ends
+    with the observed buffer or the run, sending end of stream.
+
+    Type
+    ----
+    Observer
+
+    Buffers
+    -------
+    sources
+        0
+    sinks
+        0
+    observes
+        1 (the buffer whose events are copied; the receiver's sink has its dtype and data_length)
+
+    Configs
+    -------
+    address : str
+        Where the receiver is: tcp://HOST:PORT, ipc:///path, or a port (tcp://127.0.0.1:PORT).
+        A non-loopback address needs 'keys'.
+    max_rate : float, optional (default=0)
+        Events per second sent at most; 0: as many as the network and the receiver take.
+    bind : bool, optional (default=False)
+        Bind the address here and let the receiver connect.
+    heartbeat : float, optional (default=1)
+        Seconds between heartbeats while no event is sent.
+    keys : str, optional
+        Directory made by 'mimocorb keys DIR' (CurveZMQ pair and allowed_keys), relative to the setup.
+    server_key : str, optional
+        The binding side's public key file (its DIR/mimocorb.key), needed with 'keys' when connecting.
+
+    Examples
+    --------
+    >>> # Workers:  monitor: {function: network.monitor, observes: [InputBuffer],
+    >>> #                     config: {address: "tcp://127.0.0.1:5601", max_rate: 50}}
+    >>> # the receiving run:  {function: network.receive, sinks: [Monitor], config: {address: 5601, lossy: true}}
+    """
+    observer = Observer(buffer_io)
+    _raise_problems(buffer_io, sender=True)
+    max_rate = check_number(buffer_io, "max_rate", 0, minimum=0)
+    buffer = buffer_io.observe[0].buffer
+    options = _link_options(buffer_io, bind_default=False) | {"lossy": True}
+    give_up_after = HEARTBEAT_TIMEOUTS * options["heartbeat"]
+    sender = EventSender(normalize_address(buffer_io["address"]), buffer.dtype, buffer.data_length, **options)
+    pacer = EventPacer(max_rate, "uniform", should_stop=lambda: buffer_io.stop_requested)
+    try:
+        for data, meta in observer():
+            if data is None:
+                break
+            if not sender.send(meta, data):
+                time.sleep(LOSSY_RETRY)  # the queue is full: sampling again at once would only cost CPU
+            sender.beat()
+            pacer.wait()
+        if not sender.end(lambda silent: silent >= give_up_after):
+            buffer_io.logger.warning(f"end of stream not acknowledged by {sender.address}")
+    finally:
+        sender.close(linger=give_up_after)
+    written = int(buffer.events_written)
+    buffer_io.logger.info(
+        f"sent {sender.sent} of the {written} event(s) written to '{buffer.name}' to {sender.address}; "
+        f"not sent {written - sender.sent}: {sender.dropped} dropped (queue full), the rest not sampled"
+    )
 
 
 class _ProblemLog:

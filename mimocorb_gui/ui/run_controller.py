@@ -153,6 +153,15 @@ class RunController(QObject):
         except (KeyError, AttributeError):
             return None
 
+    def histograms(self, buffer_name: str):
+        """The histogram counts of a buffer of the run shown (``RunSource.histograms``), None without a run."""
+        if self._run is None:
+            return None
+        try:
+            return self._run.histograms(buffer_name)
+        except (KeyError, RuntimeError):
+            return None
+
     # ----- control ----------------------------------------------------------------------------
     def start(self, duration: float | None = None, notes: str = "") -> Path:
         """Validate and start a run of the current setup; raises SetupInvalid or OSError/RuntimeError."""

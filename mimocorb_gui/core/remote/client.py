@@ -20,6 +20,7 @@ import numpy as np
 import zmq
 
 from mimocorb_gui.core.remote import wire
+from mimocorb_gui.core.remote.histograms import RemoteHistograms
 from mimocorb_gui.core.remote.security import normalize_address, secure_socket
 from mimocorb_gui.core.remote.source import stats_from_dict
 from mimocorb_gui.core.run import LogEntry, RunStats
@@ -119,6 +120,7 @@ class RemoteRun:
             raise RemoteError(f"no mimoCoRB run is served at {self.address} (no answer in {timeout:g} s)")
         self._run_dir = Path(hello["run_dir"]) if hello.get("run_dir") else None
         self.root_buffers: set[str] = set(hello.get("root_buffers", []))
+        self.histogram_buffers: set[str] = set(hello.get("histogram_buffers", []))  # what exporters count
         self.setup_text: str = str(hello.get("setup") or "")  # the served setup (resolved YAML)
         self.setup_name: str = str(hello.get("setup_name") or "remote")  # the served setup's name
         self.buffers: dict[str, tuple[np.dtype, int]] = {}
@@ -220,8 +222,13 @@ class RemoteRun:
             ) from None
         return RemoteObserver(self, buffer_name, dtype, length)
 
-    def histograms(self, buffer_name: str) -> dict:
-        return {}  # live histogram files stay on the served machine
+    def histograms(self, buffer_name: str) -> RemoteHistograms:
+        """The served run's histograms of ``buffer_name``: its counts, sent when they change."""
+        if buffer_name not in self.buffers:
+            raise KeyError(
+                f"no buffer '{buffer_name}' in the served run (buffers: {', '.join(self.buffers) or 'none'})"
+            )
+        return RemoteHistograms(self.request, buffer_name)
 
     def _control(self, op: str) -> bool:
         head = self.request({"op": op, "key": self.key})

@@ -36,13 +36,17 @@ import numpy as np
 import zmq
 
 from mimocorb_gui.core.remote import wire
-from mimocorb_gui.core.remote.security import secure_socket
+from mimocorb_gui.core.remote.security import HandshakeWatch, secure_socket
 
 __all__ = ["EventReceiver", "EventSender", "ReceiverCounts", "SenderGone"]
 
 LOSSLESS_HWM = 16  # messages queued per peer before a lossless sender blocks
 LOSSY_HWM = 256  # a monitoring copy may lag this far behind before it drops
 LOSSY_KERNEL_BUFFER = 65536  # bytes of socket buffer per side for a lossy link
+# s a lossy sender drops events without trying once its queue was full: a failed send costs more CPU
+# (header, frames, exception) than the event's whole way through the acquisition; the queue drains at
+# the monitor's pace, so trying again at once would only burn CPU the lossless stream needs
+LOSSY_RETRY = 0.002
 PENDING_ZERO_COPY = 8  # slots a sender may hold while ZeroMQ still sends their data frames
 _POLL_MS = 50
 ACK = b"MCRB-ACK"  # the receiver's answer to a sender's END
@@ -54,9 +58,42 @@ class SenderGone(Exception):
     """The receiver could not be reached while the run was stopping."""
 
 
-def _context() -> zmq.Context:
-    """A context of the link's own: closing it waits (linger) until queued messages have left."""
-    return zmq.Context()
+class _Socket:
+    """A socket of its own context (closing it waits, linger, until queued messages have left) with
+    CurveZMQ keys applied (core.remote.security), bound or connected; nothing left open if a step fails.
+
+    ``check_handshake()`` raises ``KeyRefused`` once the binding side refused a connecting side's keys.
+    """
+
+    def __init__(self, kind: int, address: str, bind: bool, keys, server_key, where: str, **options) -> None:
+        self.ctx = zmq.Context()
+        self.sock = sock = self.ctx.socket(kind)
+        self.auth = self.watch = None
+        try:
+            for name, value in options.items():
+                setattr(sock, name, value)
+            self.auth = secure_socket(sock, address, bind, keys, server_key, where)
+            if bind:
+                sock.bind(address)
+            else:
+                if keys is not None:
+                    self.watch = HandshakeWatch(sock, address, keys, server_key)
+                sock.connect(address)
+        except BaseException:
+            self.close(0)
+            raise
+
+    def check_handshake(self) -> None:
+        if self.watch is not None:
+            self.watch.check()
+
+    def close(self, linger: float) -> None:
+        if self.watch is not None:
+            self.watch.close()
+        self.sock.close(linger=int(linger * 1000))
+        if self.auth is not None:
+            self.auth.stop()
+        self.ctx.term()
 
 
 class EventSender:
@@ -87,26 +124,14 @@ class EventSender:
         self._last_send = time.monotonic()
         self._pending: collections.deque = collections.deque()
         self._receiver_seen = time.monotonic()
-        self._ctx = _context()
-        sock = self._ctx.socket(zmq.DEALER)
-        sock.linger = 0
-        sock.sndhwm = LOSSY_HWM if lossy else LOSSLESS_HWM
-        if lossy:  # a monitoring copy shows the newest events: no megabytes of backlog in the kernel
-            sock.sndbuf = LOSSY_KERNEL_BUFFER
-        self._auth = None
-        try:
-            self._auth = secure_socket(sock, address, bind, keys, server_key, where)
-            if bind:
-                sock.bind(address)
-            else:
-                sock.connect(address)
-        except BaseException:
-            sock.close(linger=0)
-            if self._auth is not None:
-                self._auth.stop()
-            self._ctx.term()
-            raise
-        self.sock = sock
+        self._full_until = 0.0  # lossy: events until then are dropped without a send attempt
+        # a lossy monitoring copy shows the newest events: no megabytes of backlog in the kernel
+        lossy_options = {"sndbuf": LOSSY_KERNEL_BUFFER} if lossy else {}
+        self._socket = _Socket(
+            zmq.DEALER, address, bind, keys, server_key, where,
+            linger=0, sndhwm=LOSSY_HWM if lossy else LOSSLESS_HWM, **lossy_options,
+        )  # fmt: skip
+        self.sock = sock = self._socket.sock
         self._poller = zmq.Poller()
         self._poller.register(sock, zmq.POLLOUT)
 
@@ -128,6 +153,7 @@ class EventSender:
         """Block until a message can be queued; False if ``give_up(seconds blocked)`` said so."""
         t0 = time.monotonic()
         while not self._poller.poll(_POLL_MS):
+            self._socket.check_handshake()  # refused keys: no receiver will ever take it
             if give_up is not None and give_up(time.monotonic() - t0):
                 return False
         return True
@@ -145,6 +171,8 @@ class EventSender:
         frames). Returns False if the event was dropped (lossy mode, queue full) or ``give_up`` ended
         a blocked wait (lossless; ``release`` has been called then).
         """
+        if self.lossy and time.monotonic() < self._full_until:
+            return self._drop(release)  # the queue was full a moment ago: drop without asking ZeroMQ
         meta_bytes = metadata.view(np.uint8)
         counter, timestamp, deadtime = _META.unpack(meta_bytes)
         header = self._header(wire.EVENT, counter, timestamp, deadtime)
@@ -157,11 +185,10 @@ class EventSender:
             try:
                 tracker = self.sock.send_multipart(frames, zmq.NOBLOCK, copy=True)
             except zmq.Again:
+                self._socket.check_handshake()
                 self.sequence -= 1  # not sent: the receiver counts only what was lost on the way
-                self.dropped += 1
-                if release is not None:
-                    release()
-                return False
+                self._full_until = time.monotonic() + LOSSY_RETRY
+                return self._drop(release)
         else:
             try:
                 tracker = self.sock.send_multipart(frames, zmq.NOBLOCK, copy=False, track=track)
@@ -182,6 +209,12 @@ class EventSender:
                 self._release_done(PENDING_ZERO_COPY)
         return True
 
+    def _drop(self, release: Callable[[], None] | None) -> bool:
+        self.dropped += 1
+        if release is not None:
+            release()
+        return False
+
     def _release_done(self, keep: int) -> None:
         """Release held slots whose frames ZeroMQ has sent; wait while more than ``keep`` are held."""
         pending = self._pending
@@ -194,6 +227,7 @@ class EventSender:
         """Send a heartbeat if nothing was sent for ``heartbeat`` seconds (never blocks)."""
         self._release_done(PENDING_ZERO_COPY)
         self._drain_incoming()
+        self._socket.check_handshake()
         if time.monotonic() - self._last_send < self.heartbeat:
             return
         try:
@@ -232,6 +266,7 @@ class EventSender:
         while True:
             if self._drain_incoming():
                 return True
+            self._socket.check_handshake()
             if give_up is not None and give_up(time.monotonic() - self._receiver_seen):
                 return False
             self.sock.poll(_POLL_MS, zmq.POLLIN)
@@ -239,10 +274,7 @@ class EventSender:
     def close(self, linger: float = 0.0) -> None:
         """Close the socket, giving queued messages ``linger`` seconds to leave."""
         self._release_done(0)
-        self.sock.close(linger=int(linger * 1000))
-        if self._auth is not None:
-            self._auth.stop()
-        self._ctx.term()
+        self._socket.close(linger)
 
 
 @dataclass
@@ -296,30 +328,17 @@ class EventReceiver:
         self._peers: dict[int, bytes] = {}
         self._alive_sent = 0.0
         self.heartbeat = heartbeat
-        self._ctx = _context()
-        sock = self._ctx.socket(zmq.ROUTER)
-        # linger also decides whether a disconnected sender's queued messages are still delivered:
-        # with 0 they are discarded when its connection ends (libzmq terminates the pipe at once)
-        sock.linger = 1000
-        sock.rcvhwm = LOSSY_HWM if lossy else LOSSLESS_HWM
-        if lossy:
-            sock.rcvbuf = LOSSY_KERNEL_BUFFER
-        # a frame far larger than an event is cut off by ZeroMQ before it takes memory
-        sock.maxmsgsize = max(self._data_bytes, 4096 + wire.MAX_DTYPE_TEXT) + 65536
-        self._auth = None
-        try:
-            self._auth = secure_socket(sock, address, bind, keys, server_key, where)
-            if bind:
-                sock.bind(address)
-            else:
-                sock.connect(address)
-        except BaseException:
-            sock.close(linger=0)
-            if self._auth is not None:
-                self._auth.stop()
-            self._ctx.term()
-            raise
-        self.sock = sock
+        self._socket = _Socket(
+            zmq.ROUTER, address, bind, keys, server_key, where,
+            # linger also decides whether a disconnected sender's queued messages are still delivered:
+            # with 0 they are discarded when its connection ends (libzmq terminates the pipe at once)
+            linger=1000,
+            rcvhwm=LOSSY_HWM if lossy else LOSSLESS_HWM,
+            **({"rcvbuf": LOSSY_KERNEL_BUFFER} if lossy else {}),
+            # a frame far larger than an event is cut off by ZeroMQ before it takes memory
+            maxmsgsize=max(self._data_bytes, 4096 + wire.MAX_DTYPE_TEXT) + 65536,
+        )  # fmt: skip
+        self.sock = self._socket.sock
 
     @property
     def ended(self) -> bool:
@@ -358,6 +377,7 @@ class EventReceiver:
             except zmq.Again:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not sock.poll(int(min(remaining, self.heartbeat) * 1000), zmq.POLLIN):
+                    self._socket.check_handshake()  # a receiver that connects: refused by the sender's side
                     now = time.monotonic()
                     self._say_alive(now)
                     if now < deadline:
@@ -443,7 +463,4 @@ class EventReceiver:
         return msg
 
     def close(self) -> None:
-        self.sock.close(linger=0)
-        if self._auth is not None:
-            self._auth.stop()
-        self._ctx.term()
+        self._socket.close(0)

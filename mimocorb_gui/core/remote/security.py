@@ -9,6 +9,8 @@
   line, ``#`` starts a comment line) of the machines allowed to connect to a socket this side binds.
 - The binding side is the CurveZMQ server (a ZAP authenticator admits only the allowed keys); the
   connecting side is a client and must know the server's public key (``server_key``).
+- A connecting side the server refuses would otherwise wait for a peer forever: ``HandshakeWatch``
+  (a ZeroMQ socket monitor) sees the failed handshake and raises ``KeyRefused`` saying what to fix.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ import zmq
 import zmq.auth
 
 __all__ = [
+    "HandshakeWatch",
     "InsecureAddress",
     "KeyProblem",
+    "KeyRefused",
     "is_loopback",
     "make_keys",
     "normalize_address",
@@ -39,6 +43,10 @@ class InsecureAddress(ValueError):
 
 class KeyProblem(ValueError):
     """A keys directory or key file is missing or unreadable."""
+
+
+class KeyRefused(ConnectionError):
+    """The binding side refused this side's CurveZMQ handshake (its key is not allowed, or a wrong server_key)."""
 
 
 def normalize_address(address: str | int) -> str:
@@ -193,3 +201,50 @@ class _Allowed:
 
     def callback(self, domain: str, key: bytes) -> bool:
         return key in self.keys  # pyzmq passes the Z85 text of the client's key
+
+
+_HANDSHAKE_FAILED = {
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "refused this side's key",
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "failed the CurveZMQ handshake",
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "failed the CurveZMQ handshake",
+}
+
+
+class HandshakeWatch:
+    """The handshakes of a connecting CurveZMQ socket, through a socket monitor (``check`` never blocks).
+
+    ``close()`` before the socket's context is terminated (the monitor is a socket of that context).
+    """
+
+    def __init__(
+        self, sock: zmq.Socket, address: str, keys: Path | str, server_key: Path | str | None
+    ) -> None:
+        events = 0
+        for event in _HANDSHAKE_FAILED:
+            events |= event
+        self._sock = sock
+        self._monitor = sock.get_monitor_socket(events)
+        self.address, self.keys, self.server_key = address, Path(keys), server_key
+
+    def check(self) -> None:
+        """Raise ``KeyRefused`` if a handshake with the other side failed since the last check."""
+        from zmq.utils.monitor import recv_monitor_message
+
+        while True:
+            try:
+                event = recv_monitor_message(self._monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            what = _HANDSHAKE_FAILED.get(event["event"])
+            if what is not None:
+                raise KeyRefused(
+                    f"{self.address} {what}: its {ALLOWED_FILE} must list this side's public key (the key line of "
+                    f"{self.keys / PUBLIC_FILE}), and server_key ({self.server_key}) must be its {PUBLIC_FILE}"
+                )
+
+    def close(self) -> None:
+        try:
+            self._sock.disable_monitor()
+        except zmq.ZMQError:
+            pass
+        self._monitor.close(linger=0)

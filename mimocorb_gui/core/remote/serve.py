@@ -11,6 +11,8 @@ by the wire-format frames of the newest event (``core.remote.wire``).
 - ``log`` with ``after``: log entries numbered after that one (the served run keeps the last 20 000).
 - ``sample`` with ``buffer`` and ``seen``: the newest event of a buffer if more than ``seen`` were written.
   An observer copies it (a seqlock read): never a slot taken from a worker, never a wait.
+- ``histograms`` with ``buffer`` and ``version``: the buffer's histogram counts if they changed since
+  the viewer's ``version`` (read at most every 0.25 s, sent compactly: ``core.remote.histograms``).
 - ``pause``, ``resume``, ``stop`` with ``key``: only with the run's key (``control.key`` in the run
   directory, readable by its owner only); otherwise refused, saying so.
 
@@ -32,7 +34,9 @@ from pathlib import Path
 
 import zmq
 
+from mimocorb_gui.core.livehist import histogram_workers
 from mimocorb_gui.core.remote import wire
+from mimocorb_gui.core.remote.histograms import HistogramPublisher
 from mimocorb_gui.core.remote.security import normalize_address, secure_socket
 from mimocorb_gui.core.remote.source import stats_to_dict
 from mimocorb_gui.core.run import LogEntry
@@ -63,6 +67,7 @@ class RunServer:
             self._on_log(entry)
         run.log_listeners.append(self._on_log)
         self._observers: dict = {}
+        self._histograms: dict[str, HistogramPublisher] = {}
         self._request_id: int | None = None
         self._ctx = zmq.Context()
         sock = self._ctx.socket(zmq.ROUTER)
@@ -145,6 +150,7 @@ class RunServer:
                     "version": wire.VERSION,
                     "run_dir": None if run.run_dir is None else str(run.run_dir),
                     "root_buffers": sorted(run.root_buffers),
+                    "histogram_buffers": sorted({hw.buffer for hw in histogram_workers(run.setup)}),
                     "setup_name": run.setup.name,
                     "setup": block_yaml(run.setup.resolved_dict()),
                     "buffers": {
@@ -169,6 +175,8 @@ class RunServer:
             ]
         if op == "sample":
             return self._sample(request)
+        if op == "histograms":
+            return self._histogram_answer(request)
         if op in ("pause", "resume", "stop"):
             key = request.get("key")
             if not isinstance(key, str) or not hmac.compare_digest(key.encode(), self.key.encode()):
@@ -184,7 +192,9 @@ class RunServer:
             else:
                 run.request_stop("stop requested by a remote viewer")
             return [{"ok": True, "state": run.state}]
-        return self._bad(f"unknown op {op!r} (valid: hello, stats, log, sample, pause, resume, stop)")
+        return self._bad(
+            f"unknown op {op!r} (valid: hello, stats, log, sample, histograms, pause, resume, stop)"
+        )
 
     def _sample(self, request: dict) -> list:
         name, seen = request.get("buffer"), request.get("seen", 0)
@@ -210,6 +220,20 @@ class RunServer:
         )
         return [{"ok": True, "written": written, "event": True}, header, meta.tobytes(), data.tobytes()]
 
+    def _histogram_answer(self, request: dict) -> list:
+        name, version = request.get("buffer"), request.get("version", 0)
+        if not isinstance(name, str) or name not in self.run.buffers or not isinstance(version, int):
+            return self._bad(
+                f"'buffer' must be one of {', '.join(self.run.buffers)} and 'version' an integer"
+            )
+        publisher = self._histograms.get(name)
+        if publisher is None:
+            publisher = self._histograms[name] = HistogramPublisher(
+                self.run.histograms(name), self.run.finished
+            )
+        head, frames = publisher.answer(version)
+        return [{"ok": True, **head}, *frames]
+
     def close(self) -> None:
         """Stop answering and release the socket (the run is not touched)."""
         self._stop.set()
@@ -219,6 +243,8 @@ class RunServer:
         except ValueError:
             pass
         self._observers.clear()
+        for publisher in self._histograms.values():
+            publisher.close()
         self._sock.close(0)
         if self._auth is not None:
             self._auth.stop()

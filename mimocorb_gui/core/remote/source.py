@@ -4,7 +4,10 @@ A local ``core.run.Run`` and a ``core.remote.client.RemoteRun`` (a served run on
 both implement it, so a dock never knows which one it shows. Stats and log entries have the same
 types on both sides (``RunStats``, ``LogEntry``); ``observer(buffer)`` returns anything with the
 ring buffer observer's ``new_events()`` / ``copy_latest()`` / ``get()`` (a copy of the newest
-event, never taken from a worker).
+event, never taken from a worker); ``histograms(buffer)`` returns a ``HistogramSource`` whose
+``read()`` gives the counts of the buffer's histogram exporter (``{channel: (edges, counts, total)}``,
+None while there are none): read from the run directory for a local run (core.histfeed), sent by
+the server when they change for a remote one (core.remote.histograms).
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from mimocorb_gui.core.histfeed import HistogramData
 from mimocorb_gui.core.run import LogEntry, RunStats
 
-__all__ = ["EventSampler", "RunSource", "stats_from_dict", "stats_to_dict"]
+__all__ = ["EventSampler", "HistogramSource", "RunSource", "stats_from_dict", "stats_to_dict"]
 
 
 @runtime_checkable
@@ -22,6 +26,14 @@ class EventSampler(Protocol):
     def new_events(self) -> int: ...
     def copy_latest(self, tries: int = 100) -> bool: ...
     def get(self): ...
+
+
+@runtime_checkable
+class HistogramSource(Protocol):
+    kind: str  # 'live' / 'files' (the run directory here) or 'remote'
+
+    def read(self) -> HistogramData | None: ...
+    def close(self) -> None: ...
 
 
 @runtime_checkable
@@ -40,6 +52,7 @@ class RunSource(Protocol):
     def log_records(self) -> list[LogEntry]: ...
     def log_history(self) -> list[LogEntry]: ...
     def observer(self, buffer_name: str) -> EventSampler: ...
+    def histograms(self, buffer_name: str) -> HistogramSource: ...
     def pause(self) -> None: ...
     def resume(self) -> None: ...
     def request_stop(self, reason: str = "stop requested") -> None: ...

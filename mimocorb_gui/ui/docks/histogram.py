@@ -244,7 +244,10 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, HistogramS
         self.close_feed()
         self.read_only_run = None
         self.run_dir = Path(run_dir)
-        self.feed = HistogramFeed(self.run_dir, self.buffer)
+        # the run's counts, local or served elsewhere alike (RunSource.histograms); a dock without a
+        # controller (tests) reads the run directory
+        source = self.controller.histograms(self.buffer) if self.controller is not None else None
+        self.feed = source if source is not None else HistogramFeed(self.run_dir, self.buffer)
         self.data = {}
         self.times = RunTimes()
         self._running = True
@@ -273,9 +276,7 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, HistogramS
             written = read_run_times(self.run_dir)  # core.run wrote the final figures when it ended
             if math.isfinite(written.real):
                 self.times = written
-            feed = HistogramFeed(self.run_dir, self.buffer)
-            final = feed.read()  # the exporter's final counts
-            feed.close()
+            final = self.feed.read() if self.feed is not None else None  # the exporter's final counts
             if final:
                 self.data = final
                 self.redraw()

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication
 from mimocorb_gui.core.setup import Setup
 from mimocorb_gui.shipped import examples_dir
 from mimocorb_gui.ui.editor import GraphEditor
-from mimocorb_gui.ui.editor.items import ERROR_COLOR, WARNING_COLOR
+from mimocorb_gui.ui.editor.item_style import ERROR_COLOR, WARNING_COLOR
 from mimocorb_gui.ui.editor.layout import layered_layout, layout_path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -100,6 +100,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         self._error_entries: list = []
         self._closing = False
         self._last_stats_shown = 0.0
+        self.abort_question: QMessageBox | None = None  # shown while a stopping run may be aborted
         self.actions: dict[str, QAction] = {}
         self.setAcceptDrops(True)
         self.setDockOptions(

@@ -141,8 +141,8 @@ class DockLayout:
 
     def _fit_editor_later(self) -> None:
         """Fit the graph once the docks have taken their space (the editor fitted a larger view)."""
-        if self.editor is not None and "fit" in self.editor.actions:
-            QTimer.singleShot(0, self.editor.actions["fit"].trigger)
+        if self.editor is not None:  # wrapped anew for the view's shape (unless placed by hand), readable
+            QTimer.singleShot(0, self.editor.fit_when_shown)
 
     def reset_layout(self) -> None:
         """Every dock back in its default place: floating ones docked again, closed ones shown."""

@@ -178,12 +178,12 @@ class GraphEditing:
         return self.edit(f"Set {key}", lambda: self._setup.set_field(key, value))
 
     def auto_layout(self) -> None:
-        target = self.scene.auto_layout_positions()
+        target = self.automatic_positions()
         current = self.scene.positions()
         moved = {k: (current[k], xy) for k, xy in target.items() if k in current and current[k] != xy}
         if moved:
             self.undo_stack.push(MoveCommand(self, moved, "Auto layout"))
-        self.view.fit()
+        self.view.fit(readable=True)
 
     def rename_selected(self) -> bool:
         keys = self.scene.selected_keys()

@@ -34,7 +34,15 @@ from mimocorb_gui.ui.editor.clipboard import NodeClipboard
 from mimocorb_gui.ui.editor.commands import EditCommand, EditorState, MoveCommand
 from mimocorb_gui.ui.editor.editing import GraphEditing
 from mimocorb_gui.ui.editor.editor_actions import EditorActions
-from mimocorb_gui.ui.editor.layout import NodeKey, Point, layout_path, load_positions, save_positions
+from mimocorb_gui.ui.editor.layout import (
+    NodeKey,
+    Point,
+    layered_layout,
+    layout_path,
+    load_positions,
+    save_positions,
+    wrap_to_area,
+)
 from mimocorb_gui.ui.editor.palette import FunctionPalette
 from mimocorb_gui.ui.editor.problems import ProblemsView
 from mimocorb_gui.ui.editor.properties import PropertyPanel
@@ -81,6 +89,7 @@ class GraphEditor(EditorActions, GraphEditing, NodeClipboard, QWidget):
         self.scene.nodes_moved.connect(self._on_nodes_moved)
         self.scene.selectionChanged.connect(self._on_selection_changed)
         self.view.drop_requested.connect(self.drop_mime)
+        self.view.resized.connect(self._follow_view_size)
         self.palette.activated.connect(self._on_palette_activated)
         self.palette.from_file_button.clicked.connect(lambda: self.actions["add_worker_from_file"].trigger())
         self.problems_view.problem_activated.connect(self.select_problem)
@@ -156,9 +165,11 @@ class GraphEditor(EditorActions, GraphEditing, NodeClipboard, QWidget):
         self._user_layout = False
         if setup is not None:
             saved = load_positions(layout_path(setup.path))
-            if saved:
+            if saved:  # the user's arrangement, exactly (nodes missing from it go below the rest)
                 self._user_layout = True
                 positions = saved
+            else:  # laid out afresh, wrapped to the view's shape (again when the view changes size)
+                positions = self.automatic_positions(setup)
             setup.add_listener(self._on_model_event)
             self.scene.set_setup(setup, positions)
             self._saved_text = setup.to_text()
@@ -171,10 +182,32 @@ class GraphEditor(EditorActions, GraphEditing, NodeClipboard, QWidget):
         self.validate_now()
         self._refresh_completer()
         self.view.update_scene_rect()
-        QTimer.singleShot(0, self.view.fit)
-        self.view.fit()
+        QTimer.singleShot(0, self.fit_when_shown)
+        self.view.fit(readable=True)
         self._update_actions()
         self.modified.emit(False)
+
+    def automatic_positions(self, setup: Setup | None = None) -> dict[NodeKey, Point]:
+        """The layered layout of ``setup`` (the shown one by default) wrapped into bands for this view."""
+        setup = setup if setup is not None else self._setup
+        if setup is None:
+            return {}
+        return wrap_to_area(layered_layout(setup), self.view.layout_area())
+
+    def fit_when_shown(self) -> None:
+        """Once the window is laid out (the view has its real size): wrap an automatic layout anew for
+        the view's shape and fit it, readable (the main window calls this after placing its docks)."""
+        self._follow_view_size()
+        self.view.fit(readable=True)
+
+    def _follow_view_size(self) -> None:
+        """A graph laid out automatically (nobody placed a node) wraps anew when the view's shape changes."""
+        if self._setup is None or self._user_layout or self._restoring:
+            return
+        target = self.automatic_positions()
+        if target and target != self.scene.positions():
+            self.scene.set_positions(target)
+            self.view.update_scene_rect()
 
     def _check_modified(self) -> None:
         modified = self.is_modified()

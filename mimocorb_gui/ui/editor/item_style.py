@@ -24,6 +24,9 @@ ROLE_PEN = {
 }
 
 
+SMALLEST_TEXT_PT = 8.0  # the nodes' body text (function, size, status); titles are larger
+
+
 def item_font(size: float = 8.5, bold: bool = False) -> QFont:
     font = QFont()
     font.setPointSizeF(size)

@@ -1,4 +1,5 @@
-"""Left-to-right layered layout of a setup graph and the side file keeping the user's positions.
+"""Left-to-right layered layout of a setup graph (wrapped into bands to suit the view's shape) and the
+side file keeping the user's positions.
 
 No Qt here: positions are plain ``(x, y)`` tuples of a node's top-left corner, keyed by
 ``(kind, name)`` with kind ``'buffer'`` or ``'worker'``.
@@ -134,6 +135,72 @@ def layered_layout(setup) -> dict[NodeKey, Point]:
         col.sort(key=lambda k, w=dict(zip(col, wanted, strict=True)): w[k])
         stack(col, sorted(wanted))
     return pos
+
+
+BAND_GAP = 70.0  # vertical gap between the bands of a wrapped layout
+
+
+def extent(positions: dict[NodeKey, Point]) -> tuple[float, float, float, float]:
+    """The box around the nodes at ``positions``: left, top, width, height."""
+    if not positions:
+        return 0.0, 0.0, 0.0, 0.0
+    left = min(x for x, _ in positions.values())
+    top = min(y for _, y in positions.values())
+    right = max(x + NODE_WIDTH[k[0]] for k, (x, _) in positions.items())
+    bottom = max(y + NODE_HEIGHT[k[0]] for k, (_, y) in positions.items())
+    return left, top, right - left, bottom - top
+
+
+def fit_scale(positions: dict[NodeKey, Point], area: tuple[float, float]) -> float:
+    """How much the nodes must shrink (or may grow) to fit ``area`` (width, height)."""
+    _, _, width, height = extent(positions)
+    if width <= 0 or height <= 0:
+        return 1.0
+    return min(area[0] / width, area[1] / height)
+
+
+def _bands(widths: list[float], count: int) -> list[list[int]]:
+    """Consecutive columns cut into ``count`` bands of about equal width (indices of the columns)."""
+    target = (sum(widths) + COLUMN_GAP * (len(widths) - 1)) / count
+    bands: list[list[int]] = [[]]
+    used = 0.0
+    for i, w in enumerate(widths):
+        left_after = len(widths) - i  # columns still to place, this one included
+        if bands[-1] and len(bands) < count and (used + w > target or left_after <= count - len(bands)):
+            bands.append([])
+            used = 0.0
+        bands[-1].append(i)
+        used += w + COLUMN_GAP
+    return bands
+
+
+def wrap_to_area(positions: dict[NodeKey, Point], area: tuple[float, float]) -> dict[NodeKey, Point]:
+    """A left-to-right layout wrapped like text into bands, one below the other, to suit ``area``.
+
+    The columns of ``positions`` (nodes sharing an x) stay together and in order; a band is a run
+    of consecutive columns moved to the left edge, below the band before it. The number of bands is
+    the one that lets the graph be drawn largest in ``area`` (never larger than 1:1); a graph that
+    fits as it is stays one band.
+    """
+    if not positions or area[0] <= 0 or area[1] <= 0:
+        return dict(positions)
+    xs = sorted({x for x, _ in positions.values()})
+    column_of = {k: xs.index(x) for k, (x, _) in positions.items()}
+    widths = [max(NODE_WIDTH[k[0]] for k, c in column_of.items() if c == i) for i in range(len(xs))]
+    best, best_scale = dict(positions), min(1.0, fit_scale(positions, area))
+    for count in range(2, len(xs) + 1):
+        wrapped: dict[NodeKey, Point] = {}
+        top = extent(positions)[1]
+        for band in _bands(widths, count):
+            members = {k: positions[k] for k, c in column_of.items() if c in band}
+            left, band_top, _, height = extent(members)
+            for k, (x, y) in members.items():
+                wrapped[k] = (x - left + xs[0], y - band_top + top)
+            top += height + BAND_GAP
+        scale = min(1.0, fit_scale(wrapped, area))
+        if scale > best_scale * 1.02:  # clearly larger; otherwise fewer bands read more easily
+            best, best_scale = wrapped, scale
+    return best
 
 
 def _key_text(key: NodeKey) -> str:

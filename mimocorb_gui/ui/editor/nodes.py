@@ -16,6 +16,7 @@ from mimocorb_gui.ui.editor.item_style import (
     DEFAULT_TEMPLATE_COLOR,
     ERROR_COLOR,
     SELECT_COLOR,
+    SMALLEST_TEXT_PT,
     TEMPLATE_COLORS,
     WARNING_COLOR,
     elide,
@@ -202,7 +203,7 @@ class NodeItem(QGraphicsObject):
         painter.setPen(QPen(QColor("white"), 1.2))
         painter.setBrush(pcolor)
         painter.drawEllipse(center, r, r)
-        painter.setFont(item_font(8, True))
+        painter.setFont(item_font(SMALLEST_TEXT_PT, True))
         painter.drawText(
             QRectF(center.x() - r, center.y() - r, 2 * r, 2 * r), Qt.AlignmentFlag.AlignCenter, "!"
         )
@@ -276,7 +277,7 @@ class BufferNode(NodeItem):
         pad = 11.0
         inner = rect.width() - 2 * pad
         title = item_font(9.5, True)
-        small = item_font(8)
+        small = item_font(SMALLEST_TEXT_PT)
         painter.setPen(QColor("#1d3552"))
         painter.setFont(title)
         painter.drawText(
@@ -303,7 +304,7 @@ class BufferNode(NodeItem):
             running = state in (None, "", "running")
             rate = self.run.get("rate")
             label = format_rate(rate) if (running or rate) else str(state)
-            bold = item_font(8, True)
+            bold = item_font(SMALLEST_TEXT_PT, True)
             label_w = QFontMetricsF(bold).horizontalAdvance(label) + 6
             painter.setFont(bold)
             painter.setPen(QColor("#1f5e33") if running else QColor("#5b6570"))
@@ -406,7 +407,7 @@ class WorkerNode(NodeItem):
         pad = 9.0
         inner = rect.width() - 2 * pad
         title = item_font(9.5, True)
-        small = item_font(8)
+        small = item_font(SMALLEST_TEXT_PT)
         painter.setFont(title)
         painter.setPen(QColor("white"))
         painter.drawText(
@@ -425,7 +426,7 @@ class WorkerNode(NodeItem):
             elide(func, small, inner),
         )
         tag = self.template or ""
-        tag_font = item_font(7.5)
+        tag_font = item_font(SMALLEST_TEXT_PT)
         tag_w = QFontMetricsF(tag_font).horizontalAdvance(tag) + 6 if tag else 0.0
         line3 = QRectF(pad, self.HEADER + 19, inner, 15)
         if tag:
@@ -434,7 +435,7 @@ class WorkerNode(NodeItem):
             painter.drawText(line3, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, tag)
         text = self.status_text()
         if self.run is not None:
-            status_font = item_font(8, True)
+            status_font = item_font(SMALLEST_TEXT_PT, True)
             painter.setPen(ERROR_COLOR if self.failed else QColor("#1f5e33"))
         else:
             status_font = small

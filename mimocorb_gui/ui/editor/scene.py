@@ -187,9 +187,6 @@ class EditorScene(QGraphicsScene):
             if node is not None:
                 node.setPos(QPointF(*xy))
 
-    def auto_layout_positions(self) -> dict[NodeKey, Point]:
-        return layered_layout(self.setup) if self.setup is not None else {}
-
     # ------------------------------------------------------------------ problems
 
     def set_problems(self, problems: list) -> None:

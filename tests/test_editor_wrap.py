@@ -23,6 +23,7 @@ from mimocorb_gui.ui.editor.layout import (
     graph_edges,
     layered_layout,
     layout_path,
+    line_break_route,
     wrap_to_area,
 )
 
@@ -171,3 +172,25 @@ def test_saved_positions_are_kept_exactly_and_shown_readable_with_scrollbars(qtb
     positions = {f"{k}:{n}": [p[0], p[1]] for (k, n), p in w.editor.scene.positions().items()}
     assert positions == saved  # the user's arrangement, untouched by resizing
     assert text_px(view) >= 8.95
+
+
+def test_a_line_break_connection_runs_along_a_lane_that_crosses_no_node(tmp_path):
+    setup = chain(tmp_path, 8)
+    wrapped = wrap_to_area(layered_layout(setup), (1000.0, 600.0))
+    rects = [rect(k, xy) for k, xy in wrapped.items()]
+    breaks = 0
+    for u, v in graph_edges(setup):
+        a = (wrapped[u][0] + NODE_WIDTH[u[0]], wrapped[u][1] + NODE_HEIGHT[u[0]] / 2)  # out port
+        b = (wrapped[v][0], wrapped[v][1] + NODE_HEIGHT[v[0]] / 2)  # in port
+        if b[0] >= a[0]:
+            continue
+        breaks += 1
+        corners = line_break_route(a, b, rects)
+        assert corners[0] == a and corners[-1] == b
+        (x0, lane), (x1, lane_end) = corners[2], corners[3]
+        assert lane == lane_end and x1 < b[0] < a[0] < x0  # out right of a, in left of b
+        assert not any(r[1] <= lane <= r[1] + r[3] and r[0] < x0 and r[0] + r[2] > x1 for r in rects)
+        assert a[1] < lane < b[1]  # between the two bands
+        for (xa, ya), (xb, yb) in zip(corners, corners[1:], strict=False):
+            assert xa == xb or ya == yb  # straight runs, turned at right angles
+    assert breaks >= 1

@@ -50,7 +50,8 @@ class DockLayout:
         so it gets the whole width; the plots get the height they need to be read.
 
         On a narrow screen (1366 px) the plots and the log column do not fit side by side: the log
-        column then goes right of the graph, and the plots share the bottom row alone."""
+        column then goes right of the graph, and the plots share the bottom row alone; if even they
+        do not fit side by side, they are tabs there (one shown at a time, none cut off)."""
         d = self.docks
         scopes = [x for k, x in d.items() if k.startswith("oscilloscope:")]
         hists = [x for k, x in d.items() if k.startswith("histogram:")]
@@ -66,6 +67,11 @@ class DockLayout:
             Qt.Corner.BottomRightCorner,
             bottom if self._narrow_layout else Qt.DockWidgetArea.RightDockWidgetArea,
         )
+        # plots whose tool rows need more than the screen's width side by side share one place as tabs
+        self._plots_tabbed = self._narrow_layout and len(plots) > 1 and self._too_narrow(plots)
+        if self._plots_tabbed:
+            scopes, hists = scopes + hists, []
+            plots = plots[:1]
         columns = plots + ([log_dock] if log_dock is not None and not self._narrow_layout else [])
         if columns:
             self.addDockWidget(bottom, columns[0])

@@ -8,9 +8,31 @@ from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPainterPathSt
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from mimocorb_gui.ui.editor.item_style import ERROR_COLOR, ROLE_PEN, SELECT_COLOR, WARNING_COLOR, escape_html
+from mimocorb_gui.ui.editor.layout import LANE, line_break_route
 from mimocorb_gui.ui.editor.nodes import BufferNode, WorkerNode
 
 EDGE_HIT_PX = 14.0  # a connection is clicked (selected, hovered) within 7 screen pixels of its line
+
+
+def _rect(r: QRectF) -> tuple[float, float, float, float]:
+    return (r.x(), r.y(), r.width(), r.height())
+
+
+def _rounded(points: list[QPointF], radius: float = 10.0) -> QPainterPath:
+    """A polyline through ``points`` with its corners rounded."""
+    path = QPainterPath(points[0])
+    for before, corner, after in zip(points, points[1:], points[2:], strict=False):
+        d_in, d_out = corner - before, after - corner
+        len_in = (d_in.x() ** 2 + d_in.y() ** 2) ** 0.5
+        len_out = (d_out.x() ** 2 + d_out.y() ** 2) ** 0.5
+        r = min(radius, len_in / 2, len_out / 2)
+        if r < 0.5:
+            path.lineTo(corner)
+            continue
+        path.lineTo(corner - d_in * (r / len_in))
+        path.quadTo(corner, corner + d_out * (r / len_out))
+    path.lineTo(points[-1])
+    return path
 
 
 class Edge(QGraphicsPathItem):
@@ -50,6 +72,12 @@ class Edge(QGraphicsPathItem):
     def update_path(self) -> None:
         self.prepareGeometryChange()
         a, b = self.endpoints()
+        nodes = getattr(self.scene(), "nodes", None)
+        if b.x() < a.x() + 2 * LANE and nodes:  # back to the left (a wrapped layout): along a free lane
+            obstacles = [_rect(n.sceneBoundingRect()) for n in nodes.values()]
+            corners = line_break_route((a.x(), a.y()), (b.x(), b.y()), obstacles)
+            self.setPath(_rounded([QPointF(x, y) for x, y in corners]))
+            return
         path = QPainterPath(a)
         dx = max(40.0, abs(b.x() - a.x()) * 0.5)
         path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
@@ -113,7 +141,7 @@ class Edge(QGraphicsPathItem):
         # arrow head at the end
         path = self.path()
         end = path.pointAtPercent(1.0)
-        before = path.pointAtPercent(0.97)
+        before = path.pointAtPercent(path.percentAtLength(max(0.0, path.length() - 6.0)))  # the last 6 units
         direction = end - before
         length = (direction.x() ** 2 + direction.y() ** 2) ** 0.5 or 1.0
         ux, uy = direction.x() / length, direction.y() / length

@@ -290,3 +290,42 @@ def free_offset(group: list[Rect], others: list[Rect], start: Point, gap: float 
     bottom = max(o[1] + o[3] for o in others)  # crowded around start: below everything
     top = min(r[1] for r in group)
     return start[0], bottom + gap - top
+
+
+LANE = 22.0  # how far a connection that runs back left goes out of its port before it turns
+
+
+def line_break_route(a: Point, b: Point, obstacles: list[Rect]) -> list[Point]:
+    """The corners of a connection from port ``a`` to port ``b`` left of it (a wrapped layout's line
+    break): out to the right, down (or up) to a free horizontal lane, left along it, down to ``b``'s
+    height, into ``b``. The lane crosses no node of ``obstacles``; of the free lanes between ``a`` and
+    ``b`` the one nearest ``b`` is taken (the gap just above the band the connection goes to).
+    """
+    out_x, in_x = a[0] + LANE, b[0] - LANE
+    x0, x1 = min(in_x, out_x), max(in_x, out_x)
+    lo, hi = sorted((a[1], b[1]))
+    spans = sorted((r[1], r[1] + r[3]) for r in obstacles if r[0] < x1 and r[0] + r[2] > x0)
+    gaps: list[tuple[float, float]] = []
+    edge = float("-inf")
+    for top, bottom in spans:
+        if top > edge:
+            gaps.append((edge, top))
+        edge = max(edge, bottom)
+    gaps.append((edge, float("inf")))
+    between, beside = [], []  # lanes between a's and b's heights; else just past them (back along a row)
+    for g0, g1 in gaps:
+        if g1 - g0 < 16:
+            continue
+        if g0 == float("-inf"):
+            y = g1 - 18
+        elif g1 == float("inf"):
+            y = g0 + 18
+        else:
+            y = (g0 + g1) / 2
+        if lo <= y <= hi:
+            between.append(y)
+        elif lo - 120 <= y <= hi + 120:
+            beside.append(y)
+    lanes = between or beside
+    lane = min(lanes, key=lambda y: abs(y - b[1])) if lanes else (lo + hi) / 2
+    return [a, (out_x, a[1]), (out_x, lane), (in_x, lane), (in_x, b[1]), b]

@@ -120,7 +120,7 @@ class EditorView(QGraphicsView):
         scene = self.scene()
         if scene is None:
             return
-        scene.setSceneRect(scene.itemsBoundingRect().adjusted(-200, -200, 200, 200))
+        scene.setSceneRect(scene.itemsBoundingRect().adjusted(-40, -40, 40, 40))
 
     def center_on_item(self, item) -> None:
         self.ensureVisible(item.sceneBoundingRect(), 60, 60)

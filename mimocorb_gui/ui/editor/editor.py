@@ -65,6 +65,7 @@ class GraphEditor(EditorActions, GraphEditing, NodeClipboard, QWidget):
         self._problems: list = []
         self._problems_stale = False
         self._user_layout = False  # positions worth keeping in the side file
+        self._laid_out_for: tuple[float, float] | None = None  # the view area an automatic layout suits
         self._run_stats = None
         self._editable = True
         self._restoring = False
@@ -170,6 +171,7 @@ class GraphEditor(EditorActions, GraphEditing, NodeClipboard, QWidget):
                 positions = saved
             else:  # laid out afresh, wrapped to the view's shape (again when the view changes size)
                 positions = self.automatic_positions(setup)
+                self._laid_out_for = self.view.layout_area()
             setup.add_listener(self._on_model_event)
             self.scene.set_setup(setup, positions)
             self._saved_text = setup.to_text()
@@ -204,6 +206,10 @@ class GraphEditor(EditorActions, GraphEditing, NodeClipboard, QWidget):
         """A graph laid out automatically (nobody placed a node) wraps anew when the view's shape changes."""
         if self._setup is None or self._user_layout or self._restoring:
             return
+        area = self.view.layout_area()
+        if area == self._laid_out_for:
+            return
+        self._laid_out_for = area
         target = self.automatic_positions()
         if target and target != self.scene.positions():
             self.scene.set_positions(target)

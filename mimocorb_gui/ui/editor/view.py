@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGraphicsView
 from mimocorb_gui.ui.editor.item_style import SMALLEST_TEXT_PT
 from mimocorb_gui.ui.editor.palette import MIME_TYPE
 
+SCENE_MARGIN = 40.0  # the scene reaches this far beyond the nodes; a fit shows it too (no scrollbars)
 READABLE_TEXT_PX = 9.0  # the nodes' smallest text is at least this high on screen after an automatic fit
 
 
@@ -42,6 +43,7 @@ class EditorView(QGraphicsView):
         self._space = False
         self.fitted = False  # showing the graph as a fit left it: a resize (maximising) fits again
         self._fit_readable = True
+        self._fitted_size = self.size()
 
     # ---- zoom
 
@@ -67,13 +69,22 @@ class EditorView(QGraphicsView):
 
     def layout_area(self) -> tuple[float, float]:
         """Scene units the viewport shows at the readable zoom (what an automatic layout should fill)."""
-        size = self.viewport().size()
-        width, height = (size.width(), size.height()) if size.width() > 200 else (1000, 560)
+        # the whole view, scrollbars or not: a layout that made them appear must not change the area
+        # it was made for (else showing a scrollbar would wrap the graph anew, and again, ...)
+        frame = 2 * self.frameWidth()
+        width, height = self.width() - frame, self.height() - frame
+        if width <= 200:
+            width, height = 1000, 560
         zoom = self.readable_zoom()
         return max(300.0, width / zoom - 60), max(200.0, height / zoom - 60)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        # only a new size of the view itself: a scrollbar shown or hidden by the fit below resizes the
+        # viewport, and fitting again for that would show or hide it again, for ever
+        if self.size() == self._fitted_size:
+            return
+        self._fitted_size = self.size()
         self.resized.emit()
         if self.fitted:
             self.fit(readable=self._fit_readable)
@@ -94,7 +105,7 @@ class EditorView(QGraphicsView):
         if rect.isEmpty():
             self.resetTransform()
             return
-        rect = rect.adjusted(-30, -30, 30, 30)
+        rect = rect.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN)  # = the scene rect
         self.update_scene_rect()
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         smallest = self.readable_zoom() if readable else self.MIN_ZOOM
@@ -120,7 +131,8 @@ class EditorView(QGraphicsView):
         scene = self.scene()
         if scene is None:
             return
-        scene.setSceneRect(scene.itemsBoundingRect().adjusted(-40, -40, 40, 40))
+        m = SCENE_MARGIN
+        scene.setSceneRect(scene.itemsBoundingRect().adjusted(-m, -m, m, m))
 
     def center_on_item(self, item) -> None:
         self.ensureVisible(item.sceneBoundingRect(), 60, 60)

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressDialog,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -30,6 +29,7 @@ from mimocorb_gui.ui.dock_layout import DockLayout
 from mimocorb_gui.ui.docks.base import MonitorDock, configure_pyqtgraph
 from mimocorb_gui.ui.docks.catalog import dock_signature
 from mimocorb_gui.ui.overview import SetupOverview
+from mimocorb_gui.ui.page_stack import PageStack
 from mimocorb_gui.ui.quit_signals import save_unsaved_copy
 from mimocorb_gui.ui.run_controller import IDLE_STATES, RunController
 from mimocorb_gui.ui.run_panel import STATE_TEXT, RunPanel
@@ -121,7 +121,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         self.editor = None
         self.overview = None
         self.welcome = WelcomePage(self)
-        self.stack = QStackedWidget(self)
+        self.stack = PageStack(self)
         self.stack.addWidget(self.welcome)
         if editor_cls is not None:
             try:

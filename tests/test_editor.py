@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication
 from mimocorb_gui.core.setup import Setup
 from mimocorb_gui.shipped import examples_dir
 from mimocorb_gui.ui.editor import GraphEditor
-from mimocorb_gui.ui.editor.items import ERROR_COLOR, WARNING_COLOR
+from mimocorb_gui.ui.editor.item_style import ERROR_COLOR, WARNING_COLOR
 from mimocorb_gui.ui.editor.layout import layered_layout, layout_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,7 +146,11 @@ def test_muon_setup_shows_every_buffer_worker_and_connection(muon):
     assert muon.scene.nodes[("worker", "source")].template == "Importer"
 
 
-def test_layout_runs_left_to_right_importers_left_exporters_at_the_end_of_their_chain(muon):
+def test_layout_runs_left_to_right_importers_left_exporters_at_the_end_of_their_chain(qtbot, muon):
+    muon.resize(
+        2800, 900
+    )  # room for the whole chain in one band (a narrower view wraps it: test_editor_wrap)
+    qtbot.waitUntil(lambda: muon.scene.nodes[("worker", "save_heights")].pos().x() > 1000, timeout=3000)
     pos = {k: n.pos() for k, n in muon.scene.nodes.items()}
     x = {k: p.x() for k, p in pos.items()}
     assert x[("worker", "source")] == min(x.values())

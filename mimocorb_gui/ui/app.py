@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -39,6 +38,7 @@ def main(setup_path: str | Path | None = None) -> int:
 
     from mimocorb_gui.ui import selftest as selftest_module
     from mimocorb_gui.ui.main_window import MainWindow
+    from mimocorb_gui.ui.quit_signals import QuitOnSignal
 
     app = create_app()
     window = MainWindow()
@@ -50,12 +50,12 @@ def main(setup_path: str | Path | None = None) -> int:
     if os.environ.get(selftest_module.ENV):
         selftest = selftest_module.install(app, window, float(os.environ[selftest_module.ENV]))
 
-    # Ctrl-C in the terminal closes the window like the close button (asks, then stops in order)
-    signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close))
-    wake = QTimer()
-    wake.start(250)  # let the Python interpreter run now and then, so it sees the signal
-    wake.timeout.connect(lambda: None)
-    code = int(app.exec())
+    # SIGTERM (logout, kill) and Ctrl+C in the terminal: stop the run in order, then quit
+    quit_on_signal = QuitOnSignal(app, window)
+    try:
+        code = int(app.exec())
+    finally:
+        quit_on_signal.uninstall()
     return code if selftest is None or selftest[0] is None else selftest[0]
 
 

@@ -50,7 +50,8 @@ class DockLayout:
         so it gets the whole width; the plots get the height they need to be read.
 
         On a narrow screen (1366 px) the plots and the log column do not fit side by side: the log
-        column then goes right of the graph, and the plots share the bottom row alone."""
+        column then goes right of the graph, and the plots share the bottom row alone; if even they
+        do not fit side by side, they are tabs there (one shown at a time, none cut off)."""
         d = self.docks
         scopes = [x for k, x in d.items() if k.startswith("oscilloscope:")]
         hists = [x for k, x in d.items() if k.startswith("histogram:")]
@@ -66,6 +67,11 @@ class DockLayout:
             Qt.Corner.BottomRightCorner,
             bottom if self._narrow_layout else Qt.DockWidgetArea.RightDockWidgetArea,
         )
+        # plots whose tool rows need more than the screen's width side by side share one place as tabs
+        self._plots_tabbed = self._narrow_layout and len(plots) > 1 and self._too_narrow(plots)
+        if self._plots_tabbed:
+            scopes, hists = scopes + hists, []
+            plots = plots[:1]
         columns = plots + ([log_dock] if log_dock is not None and not self._narrow_layout else [])
         if columns:
             self.addDockWidget(bottom, columns[0])
@@ -141,8 +147,8 @@ class DockLayout:
 
     def _fit_editor_later(self) -> None:
         """Fit the graph once the docks have taken their space (the editor fitted a larger view)."""
-        if self.editor is not None and "fit" in self.editor.actions:
-            QTimer.singleShot(0, self.editor.actions["fit"].trigger)
+        if self.editor is not None:  # wrapped anew for the view's shape (unless placed by hand), readable
+            QTimer.singleShot(0, self.editor.fit_when_shown)
 
     def reset_layout(self) -> None:
         """Every dock back in its default place: floating ones docked again, closed ones shown."""

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressDialog,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -30,6 +29,8 @@ from mimocorb_gui.ui.dock_layout import DockLayout
 from mimocorb_gui.ui.docks.base import MonitorDock, configure_pyqtgraph
 from mimocorb_gui.ui.docks.catalog import dock_signature
 from mimocorb_gui.ui.overview import SetupOverview
+from mimocorb_gui.ui.page_stack import PageStack
+from mimocorb_gui.ui.quit_signals import save_unsaved_copy
 from mimocorb_gui.ui.run_controller import IDLE_STATES, RunController
 from mimocorb_gui.ui.run_panel import STATE_TEXT, RunPanel
 from mimocorb_gui.ui.settings import Settings
@@ -100,6 +101,8 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         self._error_entries: list = []
         self._closing = False
         self._last_stats_shown = 0.0
+        self.abort_question: QMessageBox | None = None  # shown while a stopping run may be aborted
+        self.quit_without_questions = False  # set by ui.quit_signals: close stops the run, keeps edits
         self.actions: dict[str, QAction] = {}
         self.setAcceptDrops(True)
         self.setDockOptions(
@@ -118,7 +121,7 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
         self.editor = None
         self.overview = None
         self.welcome = WelcomePage(self)
-        self.stack = QStackedWidget(self)
+        self.stack = PageStack(self)
         self.stack.addWidget(self.welcome)
         if editor_cls is not None:
             try:
@@ -505,12 +508,17 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
     # ------------------------------------------------------------------ closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        unattended = self.quit_without_questions  # told to end (SIGTERM, Ctrl+C): nobody to ask
         if self.controller.busy:
-            answer = self.ask(
-                "Quit during a run?",
-                "A run is in progress. Stop it in order (files are completed) and quit?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel,
+            answer = (
+                QMessageBox.StandardButton.Yes
+                if unattended
+                else self.ask(
+                    "Quit during a run?",
+                    "A run is in progress. Stop it in order (files are completed) and quit?",
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                    QMessageBox.StandardButton.Cancel,
+                )
             )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
@@ -528,7 +536,10 @@ class MainWindow(WindowActions, DockLayout, RunPanel, QMainWindow):
             progress.close()
             if not in_order:
                 log.warning("the run did not stop in order within 15 s and was aborted")
-        if not self._may_discard_changes("quitting"):
+        if unattended and self.is_modified():
+            kept = save_unsaved_copy(self.setup.path, self.setup.to_text())
+            log.warning("unsaved edits of %s kept in %s", self.setup.path.name, kept)
+        elif not self._may_discard_changes("quitting"):
             self._closing = False
             event.ignore()
             return

@@ -141,17 +141,55 @@ class RunPanel:
 
     def stop_run(self) -> None:
         if self.controller.state == "stopping":
-            answer = self.ask(
-                "Abort the run?",
-                "The run is stopping in order (workers finish their files). Abort now instead? "
-                "Workers that have not ended are terminated; their files may be incomplete.",
-                QMessageBox.StandardButton.Abort | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel,
-            )
-            if answer == QMessageBox.StandardButton.Abort:
-                self.controller.abort()
+            self.ask_abort()
             return
         self.controller.stop("stop requested (Stop button)")
+
+    # "Abort the run?" while it stops in order: the question goes away when the run ends meanwhile --
+    def ask_abort(self) -> QMessageBox:
+        """Ask whether to abort a run that is stopping in order (window-modal, the window keeps updating).
+
+        The question belongs to that stopping run: if the run ends before it is answered, it closes and
+        the status bar says how the run ended; an answer given to a run that has ended does nothing.
+        """
+        box = self.abort_question
+        if box is not None:
+            box.raise_()
+            return box
+        buttons = QMessageBox.StandardButton
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Abort the run?",
+            "The run is stopping in order (workers finish their files). Abort now instead? "
+            "Workers that have not ended are terminated; their files may be incomplete.",
+            buttons.Abort | buttons.Cancel,
+            self,
+        )
+        box.setDefaultButton(buttons.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _result, box=box: self._abort_answered(box))
+        self.abort_question = box
+        box.open()
+        return box
+
+    def _abort_answered(self, box: QMessageBox) -> None:
+        if box is not self.abort_question:
+            return  # closed because the run ended: not an answer
+        self.abort_question = None
+        if box.standardButton(box.clickedButton()) != QMessageBox.StandardButton.Abort:
+            return
+        if self.controller.state == "stopping":
+            self.controller.abort()
+        else:
+            self.statusBar().showMessage("The run had ended already; nothing was aborted", 8000)
+
+    def _close_abort_question(self, state: str) -> None:
+        """The run left 'stopping' (it ended in order, or failed): the question is moot."""
+        box = self.abort_question
+        if box is None or state == "stopping":
+            return
+        self.abort_question = None
+        box.close()
 
     def open_run_dir(self) -> None:
         """Open the run directory in the file manager; without one, say so and show the path to copy."""
@@ -251,6 +289,7 @@ class RunPanel:
             self.banner.kind = "worker-failed"
 
     def _state_changed(self, state: str) -> None:
+        self._close_abort_question(state)
         self._update_actions()
         self._update_title()
         self.state_label.setText(STATE_TEXT.get(state, state))

@@ -1,4 +1,5 @@
-"""Left-to-right layered layout of a setup graph and the side file keeping the user's positions.
+"""Left-to-right layered layout of a setup graph (wrapped into bands to suit the view's shape) and the
+side file keeping the user's positions.
 
 No Qt here: positions are plain ``(x, y)`` tuples of a node's top-left corner, keyed by
 ``(kind, name)`` with kind ``'buffer'`` or ``'worker'``.
@@ -136,6 +137,72 @@ def layered_layout(setup) -> dict[NodeKey, Point]:
     return pos
 
 
+BAND_GAP = 70.0  # vertical gap between the bands of a wrapped layout
+
+
+def extent(positions: dict[NodeKey, Point]) -> tuple[float, float, float, float]:
+    """The box around the nodes at ``positions``: left, top, width, height."""
+    if not positions:
+        return 0.0, 0.0, 0.0, 0.0
+    left = min(x for x, _ in positions.values())
+    top = min(y for _, y in positions.values())
+    right = max(x + NODE_WIDTH[k[0]] for k, (x, _) in positions.items())
+    bottom = max(y + NODE_HEIGHT[k[0]] for k, (_, y) in positions.items())
+    return left, top, right - left, bottom - top
+
+
+def fit_scale(positions: dict[NodeKey, Point], area: tuple[float, float]) -> float:
+    """How much the nodes must shrink (or may grow) to fit ``area`` (width, height)."""
+    _, _, width, height = extent(positions)
+    if width <= 0 or height <= 0:
+        return 1.0
+    return min(area[0] / width, area[1] / height)
+
+
+def _bands(widths: list[float], count: int) -> list[list[int]]:
+    """Consecutive columns cut into ``count`` bands of about equal width (indices of the columns)."""
+    target = (sum(widths) + COLUMN_GAP * (len(widths) - 1)) / count
+    bands: list[list[int]] = [[]]
+    used = 0.0
+    for i, w in enumerate(widths):
+        left_after = len(widths) - i  # columns still to place, this one included
+        if bands[-1] and len(bands) < count and (used + w > target or left_after <= count - len(bands)):
+            bands.append([])
+            used = 0.0
+        bands[-1].append(i)
+        used += w + COLUMN_GAP
+    return bands
+
+
+def wrap_to_area(positions: dict[NodeKey, Point], area: tuple[float, float]) -> dict[NodeKey, Point]:
+    """A left-to-right layout wrapped like text into bands, one below the other, to suit ``area``.
+
+    The columns of ``positions`` (nodes sharing an x) stay together and in order; a band is a run
+    of consecutive columns moved to the left edge, below the band before it. The number of bands is
+    the one that lets the graph be drawn largest in ``area`` (never larger than 1:1); a graph that
+    fits as it is stays one band.
+    """
+    if not positions or area[0] <= 0 or area[1] <= 0:
+        return dict(positions)
+    xs = sorted({x for x, _ in positions.values()})
+    column_of = {k: xs.index(x) for k, (x, _) in positions.items()}
+    widths = [max(NODE_WIDTH[k[0]] for k, c in column_of.items() if c == i) for i in range(len(xs))]
+    best, best_scale = dict(positions), min(1.0, fit_scale(positions, area))
+    for count in range(2, len(xs) + 1):
+        wrapped: dict[NodeKey, Point] = {}
+        top = extent(positions)[1]
+        for band in _bands(widths, count):
+            members = {k: positions[k] for k, c in column_of.items() if c in band}
+            left, band_top, _, height = extent(members)
+            for k, (x, y) in members.items():
+                wrapped[k] = (x - left + xs[0], y - band_top + top)
+            top += height + BAND_GAP
+        scale = min(1.0, fit_scale(wrapped, area))
+        if scale > best_scale * 1.02:  # clearly larger; otherwise fewer bands read more easily
+            best, best_scale = wrapped, scale
+    return best
+
+
 def _key_text(key: NodeKey) -> str:
     return f"{key[0]}:{key[1]}"
 
@@ -223,3 +290,42 @@ def free_offset(group: list[Rect], others: list[Rect], start: Point, gap: float 
     bottom = max(o[1] + o[3] for o in others)  # crowded around start: below everything
     top = min(r[1] for r in group)
     return start[0], bottom + gap - top
+
+
+LANE = 22.0  # how far a connection that runs back left goes out of its port before it turns
+
+
+def line_break_route(a: Point, b: Point, obstacles: list[Rect]) -> list[Point]:
+    """The corners of a connection from port ``a`` to port ``b`` left of it (a wrapped layout's line
+    break): out to the right, down (or up) to a free horizontal lane, left along it, down to ``b``'s
+    height, into ``b``. The lane crosses no node of ``obstacles``; of the free lanes between ``a`` and
+    ``b`` the one nearest ``b`` is taken (the gap just above the band the connection goes to).
+    """
+    out_x, in_x = a[0] + LANE, b[0] - LANE
+    x0, x1 = min(in_x, out_x), max(in_x, out_x)
+    lo, hi = sorted((a[1], b[1]))
+    spans = sorted((r[1], r[1] + r[3]) for r in obstacles if r[0] < x1 and r[0] + r[2] > x0)
+    gaps: list[tuple[float, float]] = []
+    edge = float("-inf")
+    for top, bottom in spans:
+        if top > edge:
+            gaps.append((edge, top))
+        edge = max(edge, bottom)
+    gaps.append((edge, float("inf")))
+    between, beside = [], []  # lanes between a's and b's heights; else just past them (back along a row)
+    for g0, g1 in gaps:
+        if g1 - g0 < 16:
+            continue
+        if g0 == float("-inf"):
+            y = g1 - 18
+        elif g1 == float("inf"):
+            y = g0 + 18
+        else:
+            y = (g0 + g1) / 2
+        if lo <= y <= hi:
+            between.append(y)
+        elif lo - 120 <= y <= hi + 120:
+            beside.append(y)
+    lanes = between or beside
+    lane = min(lanes, key=lambda y: abs(y - b[1])) if lanes else (lo + hi) / 2
+    return [a, (out_x, a[1]), (out_x, lane), (in_x, lane), (in_x, b[1]), b]

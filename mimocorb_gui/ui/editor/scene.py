@@ -15,8 +15,9 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsScene
 
 from mimocorb_gui.core.setup import ROLES, Setup
-from mimocorb_gui.ui.editor.items import BufferNode, Edge, NodeItem, PendingEdge, Port, WorkerNode
+from mimocorb_gui.ui.editor.edges import Edge, PendingEdge
 from mimocorb_gui.ui.editor.layout import NodeKey, Point, layered_layout
+from mimocorb_gui.ui.editor.nodes import BufferNode, NodeItem, Port, WorkerNode
 
 _ROLE_LOCATION = re.compile(r"^Workers\.(?P<worker>.+)\.(?P<role>sources|sinks|observes)\[(?P<index>\d+)\]$")
 
@@ -185,9 +186,6 @@ class EditorScene(QGraphicsScene):
             node = self.nodes.get(key)
             if node is not None:
                 node.setPos(QPointF(*xy))
-
-    def auto_layout_positions(self) -> dict[NodeKey, Point]:
-        return layered_layout(self.setup) if self.setup is not None else {}
 
     # ------------------------------------------------------------------ problems
 

@@ -1,4 +1,8 @@
-"""The editor view: zoom (wheel), pan (middle button or space + drag), fit, rubber band, drops."""
+"""The editor view: zoom (wheel), pan (middle button, space + drag, scrollbars), fit, rubber band, drops.
+
+Fitting a graph never shrinks its text below READABLE_TEXT_PX unless asked to show it whole (Fit to
+View): on a small screen a long graph is shown readable from its start, with scrollbars.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,18 @@ from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QGraphicsView
 
+from mimocorb_gui.ui.editor.item_style import SMALLEST_TEXT_PT
 from mimocorb_gui.ui.editor.palette import MIME_TYPE
+
+SCENE_MARGIN = 40.0  # the scene reaches this far beyond the nodes; a fit shows it too (no scrollbars)
+READABLE_TEXT_PX = 9.0  # the nodes' smallest text is at least this high on screen after an automatic fit
 
 
 class EditorView(QGraphicsView):
     """A QGraphicsView for the editor scene; palette drops are reported by ``drop_requested``."""
 
     drop_requested = Signal(QMimeData, QPointF)  # mime data, scene position
+    resized = Signal()  # the viewport changed size (before the view fits again)
 
     MIN_ZOOM = 0.15
     MAX_ZOOM = 3.0
@@ -26,13 +35,15 @@ class EditorView(QGraphicsView):
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
         self.setAcceptDrops(True)
-        # pan with the middle button or space + drag; the scene is larger than the graph
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # pan with the middle button, space + drag or the scrollbars (shown when the graph is larger)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.drops_enabled = True
         self._pan_from: QPointF | None = None
         self._space = False
-        self.fitted = False  # showing the whole graph as Fit left it: a resize (maximising) fits again
+        self.fitted = False  # showing the graph as a fit left it: a resize (maximising) fits again
+        self._fit_readable = True
+        self._fitted_size = self.size()
 
     # ---- zoom
 
@@ -51,10 +62,32 @@ class EditorView(QGraphicsView):
         for edge in getattr(self.scene(), "edges", {}).values():
             edge.update_path()
 
+    def readable_zoom(self) -> float:
+        """The smallest zoom at which the nodes' smallest text is READABLE_TEXT_PX high (at most 1)."""
+        px_per_pt = max(self.logicalDpiY(), 72) / 72.0
+        return min(1.0, READABLE_TEXT_PX / (SMALLEST_TEXT_PT * px_per_pt))
+
+    def layout_area(self) -> tuple[float, float]:
+        """Scene units the viewport shows at the readable zoom (what an automatic layout should fill)."""
+        # the whole view, scrollbars or not: a layout that made them appear must not change the area
+        # it was made for (else showing a scrollbar would wrap the graph anew, and again, ...)
+        frame = 2 * self.frameWidth()
+        width, height = self.width() - frame, self.height() - frame
+        if width <= 200:
+            width, height = 1000, 560
+        zoom = self.readable_zoom()
+        return max(300.0, width / zoom - 60), max(200.0, height / zoom - 60)
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        # only a new size of the view itself: a scrollbar shown or hidden by the fit below resizes the
+        # viewport, and fitting again for that would show or hide it again, for ever
+        if self.size() == self._fitted_size:
+            return
+        self._fitted_size = self.size()
+        self.resized.emit()
         if self.fitted:
-            self.fit()
+            self.fit(readable=self._fit_readable)
 
     def wheelEvent(self, event) -> None:
         delta = event.angleDelta().y()
@@ -64,32 +97,42 @@ class EditorView(QGraphicsView):
         self.zoom_by(1.0015**delta)
         event.accept()
 
-    def fit(self) -> None:
-        """Show all nodes, never magnified above 1.3."""
+    def fit(self, readable: bool = False) -> None:
+        """Show all nodes, never magnified above 1.3; ``readable``: never below ``readable_zoom`` either
+        (a graph larger than that is shown from its top left, the start of the data flow)."""
         scene = self.scene()
         rect = scene.itemsBoundingRect() if scene is not None else QRectF()
         if rect.isEmpty():
             self.resetTransform()
             return
-        rect = rect.adjusted(-30, -30, 30, 30)
+        rect = rect.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN)  # = the scene rect
         self.update_scene_rect()
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        smallest = self.readable_zoom() if readable else self.MIN_ZOOM
         if self.zoom() > 1.3:
             self.resetTransform()
             self.scale(1.3, 1.3)
-        elif self.zoom() < self.MIN_ZOOM:
+        elif self.zoom() < smallest:
             self.resetTransform()
-            self.scale(self.MIN_ZOOM, self.MIN_ZOOM)
-        self.centerOn(rect.center())
+            self.scale(smallest, smallest)
+        shown = self.mapToScene(self.viewport().rect()).boundingRect()
+        center = rect.center()
+        if shown.width() < rect.width():
+            center.setX(rect.left() + shown.width() / 2)
+        if shown.height() < rect.height():
+            center.setY(rect.top() + shown.height() / 2)
+        self.centerOn(center)
         self.fitted = True
+        self._fit_readable = readable
         self._zoom_changed()
 
     def update_scene_rect(self) -> None:
+        """The scene reaches a margin beyond the nodes (room to drop and pan; the scrollbars' range)."""
         scene = self.scene()
         if scene is None:
             return
-        rect = scene.itemsBoundingRect().adjusted(-2000, -2000, 2000, 2000)
-        scene.setSceneRect(rect.united(scene.sceneRect()) if not scene.sceneRect().isEmpty() else rect)
+        m = SCENE_MARGIN
+        scene.setSceneRect(scene.itemsBoundingRect().adjusted(-m, -m, m, m))
 
     def center_on_item(self, item) -> None:
         self.ensureVisible(item.sceneBoundingRect(), 60, 60)

@@ -1,4 +1,4 @@
-"""Graphics items of the graph editor: buffer and worker nodes, their ports, and edges.
+"""Graph nodes of the editor: buffers and workers with their ports.
 
 Items only draw; they read what they show from plain values the scene hands them and report
 user gestures (port drags, moves) to the scene. They never edit the setup model.
@@ -6,58 +6,28 @@ user gestures (port drags, moves) to the scene. They never edit the setup model.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import (
-    QBrush,
-    QColor,
-    QFont,
-    QFontMetricsF,
-    QPainter,
-    QPainterPath,
-    QPainterPathStroker,
-    QPen,
-    QPolygonF,
-)
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QStyle
+from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyle
+
+from mimocorb_gui.ui.editor.item_style import (
+    DEFAULT_TEMPLATE_COLOR,
+    ERROR_COLOR,
+    SELECT_COLOR,
+    SMALLEST_TEXT_PT,
+    TEMPLATE_COLORS,
+    WARNING_COLOR,
+    elide,
+    escape_html,
+    format_rate,
+    item_font,
+)
 from mimocorb_gui.ui.editor.layout import NODE_HEIGHT, NODE_WIDTH
 
-ERROR_COLOR = QColor("#d32f2f")
-WARNING_COLOR = QColor("#f0a000")
-SELECT_COLOR = QColor("#1e88e5")
-TEMPLATE_COLORS = {
-    "Importer": QColor("#3f9b5a"),
-    "Filter": QColor("#c98a1b"),
-    "Processor": QColor("#7159b8"),
-    "Exporter": QColor("#2f7f9e"),
-    "Observer": QColor("#6d7b8a"),
-    "IsAlive": QColor("#6d7b8a"),
-}
-DEFAULT_TEMPLATE_COLOR = QColor("#5f6b77")
-ROLE_PEN = {
-    "sources": QColor("#4a6f96"),
-    "sinks": QColor("#3f8a55"),
-    "observes": QColor("#8a8f99"),
-}
-
-
-def _font(size: float = 8.5, bold: bool = False) -> QFont:
-    font = QFont()
-    font.setPointSizeF(size)
-    font.setBold(bold)
-    return font
-
-
-def format_rate(rate: float | None) -> str:
-    if rate is None:
-        return ""
-    if rate >= 1e6:
-        return f"{rate / 1e6:.2f} MHz"
-    if rate >= 1e4:
-        return f"{rate / 1e3:.1f} kHz"
-    if rate >= 100:
-        return f"{rate:.0f} Hz"
-    return f"{rate:.1f} Hz"
+if TYPE_CHECKING:
+    from mimocorb_gui.ui.editor.edges import Edge
 
 
 class Port(QGraphicsItem):
@@ -199,7 +169,9 @@ class NodeItem(QGraphicsObject):
         lines = [f"<b>{self.describe()}</b>"]
         for p in self.problems:
             color = ERROR_COLOR.name() if p.severity == "error" else "#b07000"
-            lines.append(f"<span style='color:{color}'>{p.severity}: {p.location}: {_html(p.message)}</span>")
+            lines.append(
+                f"<span style='color:{color}'>{p.severity}: {p.location}: {escape_html(p.message)}</span>"
+            )
         self.setToolTip("<br>".join(lines))
 
     def paint_frame(
@@ -231,7 +203,7 @@ class NodeItem(QGraphicsObject):
         painter.setPen(QPen(QColor("white"), 1.2))
         painter.setBrush(pcolor)
         painter.drawEllipse(center, r, r)
-        painter.setFont(_font(8, True))
+        painter.setFont(item_font(SMALLEST_TEXT_PT, True))
         painter.drawText(
             QRectF(center.x() - r, center.y() - r, 2 * r, 2 * r), Qt.AlignmentFlag.AlignCenter, "!"
         )
@@ -245,14 +217,6 @@ class NodeItem(QGraphicsObject):
             for edge in self.edges:
                 edge.update_path()
         return super().itemChange(change, value)
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _elide(text: str, font: QFont, width: float) -> str:
-    return QFontMetricsF(font).elidedText(text, Qt.TextElideMode.ElideRight, width)
 
 
 class BufferNode(NodeItem):
@@ -312,35 +276,35 @@ class BufferNode(NodeItem):
         self.paint_frame(painter, option, path, QColor("#e3eef9"), QColor("#4a78a8"))
         pad = 11.0
         inner = rect.width() - 2 * pad
-        title = _font(9.5, True)
-        small = _font(8)
+        title = item_font(9.5, True)
+        small = item_font(SMALLEST_TEXT_PT)
         painter.setPen(QColor("#1d3552"))
         painter.setFont(title)
         painter.drawText(
             QRectF(pad, 5, inner, 18),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            _elide(self.name, title, inner - (8 if self.problem_color() else 0)),
+            elide(self.name, title, inner - (8 if self.problem_color() else 0)),
         )
         painter.setFont(small)
         painter.setPen(QColor("#3b4d63"))
         painter.drawText(
             QRectF(pad, 23, inner, 14),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            _elide(self.size_text(), small, inner),
+            elide(self.size_text(), small, inner),
         )
         line3 = QRectF(pad, 38, inner, 15)
         if self.run is None:
             painter.drawText(
                 line3,
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                _elide(self.fields_text(), small, inner),
+                elide(self.fields_text(), small, inner),
             )
         else:  # during a run: fill level bar and rate instead of the dtype line
             state = self.run.get("state")
             running = state in (None, "", "running")
             rate = self.run.get("rate")
             label = format_rate(rate) if (running or rate) else str(state)
-            bold = _font(8, True)
+            bold = item_font(SMALLEST_TEXT_PT, True)
             label_w = QFontMetricsF(bold).horizontalAdvance(label) + 6
             painter.setFont(bold)
             painter.setPen(QColor("#1f5e33") if running else QColor("#5b6570"))
@@ -400,11 +364,13 @@ class WorkerNode(NodeItem):
     def describe(self) -> str:
         where = f" from {self.file}" if self.file else ""
         kind = f" ({self.template})" if self.template else ""
-        text = f"worker {self.name} — {_html(self.function)}{_html(where)}{kind}"
+        text = f"worker {self.name} — {escape_html(self.function)}{escape_html(where)}{kind}"
         if self.run is not None:
-            text += f"<br>{_html(self.status_text())}"
+            text += f"<br>{escape_html(self.status_text())}"
         if self.run and self.run.get("error"):
-            text += f"<br><span style='color:{ERROR_COLOR.name()}'>{_html(str(self.run['error']))}</span>"
+            text += (
+                f"<br><span style='color:{ERROR_COLOR.name()}'>{escape_html(str(self.run['error']))}</span>"
+            )
         return text
 
     def status_text(self) -> str:
@@ -440,14 +406,14 @@ class WorkerNode(NodeItem):
         painter.drawPath(head.simplified())
         pad = 9.0
         inner = rect.width() - 2 * pad
-        title = _font(9.5, True)
-        small = _font(8)
+        title = item_font(9.5, True)
+        small = item_font(SMALLEST_TEXT_PT)
         painter.setFont(title)
         painter.setPen(QColor("white"))
         painter.drawText(
             QRectF(pad, 1, inner - (10 if self.problem_color() else 0), self.HEADER),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            _elide(self.name, title, inner - (10 if self.problem_color() else 0)),
+            elide(self.name, title, inner - (10 if self.problem_color() else 0)),
         )
         painter.setFont(small)
         painter.setPen(QColor("#2a3138"))
@@ -457,10 +423,10 @@ class WorkerNode(NodeItem):
         painter.drawText(
             QRectF(pad, self.HEADER + 3, inner, 15),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            _elide(func, small, inner),
+            elide(func, small, inner),
         )
         tag = self.template or ""
-        tag_font = _font(7.5)
+        tag_font = item_font(SMALLEST_TEXT_PT)
         tag_w = QFontMetricsF(tag_font).horizontalAdvance(tag) + 6 if tag else 0.0
         line3 = QRectF(pad, self.HEADER + 19, inner, 15)
         if tag:
@@ -469,7 +435,7 @@ class WorkerNode(NodeItem):
             painter.drawText(line3, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, tag)
         text = self.status_text()
         if self.run is not None:
-            status_font = _font(8, True)
+            status_font = item_font(SMALLEST_TEXT_PT, True)
             painter.setPen(ERROR_COLOR if self.failed else QColor("#1f5e33"))
         else:
             status_font = small
@@ -478,140 +444,6 @@ class WorkerNode(NodeItem):
         painter.drawText(
             line3.adjusted(0, 0, -tag_w, 0),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            _elide(text, status_font, inner - tag_w),
+            elide(text, status_font, inner - tag_w),
         )
         self.paint_badge(painter)
-
-
-EDGE_HIT_PX = 14.0  # a connection is clicked (selected, hovered) within 7 screen pixels of its line
-
-
-class Edge(QGraphicsPathItem):
-    """A connection: ``buffer -> worker`` for sources, ``worker -> buffer`` for sinks, dashed for observes."""
-
-    def __init__(self, worker: WorkerNode, buffer: BufferNode, role: str) -> None:
-        super().__init__()
-        self.worker = worker
-        self.buffer = buffer
-        self.role = role
-        self.problems: list = []
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setAcceptHoverEvents(True)
-        self.setZValue(0)
-        self._hover = False
-        worker.edges.append(self)
-        buffer.edges.append(self)
-        self.update_path()
-        self.refresh_tooltip()
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.worker.name, self.role, self.buffer.name)
-
-    def detach(self) -> None:
-        for node in (self.worker, self.buffer):
-            if self in node.edges:
-                node.edges.remove(self)
-
-    def endpoints(self) -> tuple[QPointF, QPointF]:
-        if self.role == "sinks":
-            return self.worker.out_port.scenePos(), self.buffer.in_port.scenePos()
-        if self.role == "observes":
-            return self.buffer.out_port.scenePos(), self.worker.observe_port.scenePos()
-        return self.buffer.out_port.scenePos(), self.worker.in_port.scenePos()
-
-    def update_path(self) -> None:
-        self.prepareGeometryChange()
-        a, b = self.endpoints()
-        path = QPainterPath(a)
-        dx = max(40.0, abs(b.x() - a.x()) * 0.5)
-        path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
-        self.setPath(path)
-
-    def set_problems(self, problems: list) -> None:
-        self.problems = list(problems)
-        self.refresh_tooltip()
-        self.update()
-
-    def refresh_tooltip(self) -> None:
-        role = {"sources": "reads", "sinks": "writes", "observes": "observes"}[self.role]
-        lines = [f"<b>{self.worker.name}</b> {role} <b>{self.buffer.name}</b> ({self.role})"]
-        for p in self.problems:
-            color = ERROR_COLOR.name() if p.severity == "error" else "#b07000"
-            lines.append(f"<span style='color:{color}'>{p.severity}: {_html(p.message)}</span>")
-        self.setToolTip("<br>".join(lines))
-
-    def _hit_width(self) -> float:
-        """EDGE_HIT_PX screen pixels wide whatever the zoom (a zoomed-out graph has thin lines)."""
-        scene = self.scene()
-        views = scene.views() if scene is not None else []
-        scale = views[0].transform().m11() if views else 1.0
-        return max(12.0, EDGE_HIT_PX / max(scale, 0.05))
-
-    def shape(self) -> QPainterPath:
-        stroker = QPainterPathStroker()
-        stroker.setWidth(self._hit_width())
-        return stroker.createStroke(self.path())
-
-    def boundingRect(self) -> QRectF:
-        half = self._hit_width() / 2 + 2
-        return super().boundingRect().adjusted(-half, -half, half, half)
-
-    def hoverEnterEvent(self, event) -> None:
-        self._hover = True
-        self.update()
-
-    def hoverLeaveEvent(self, event) -> None:
-        self._hover = False
-        self.update()
-
-    def color(self) -> QColor:
-        if any(p.severity == "error" for p in self.problems):
-            return ERROR_COLOR
-        if self.problems:
-            return WARNING_COLOR
-        return ROLE_PEN[self.role]
-
-    def paint(self, painter: QPainter, option, widget=None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        selected = self.isSelected()
-        color = SELECT_COLOR if selected else self.color()
-        width = 2.6 if (selected or self._hover or self.problems) else 1.7
-        pen = QPen(color, width)
-        if self.role == "observes":
-            pen.setStyle(Qt.PenStyle.DashLine)
-        painter.setPen(pen)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self.path())
-        # arrow head at the end
-        path = self.path()
-        end = path.pointAtPercent(1.0)
-        before = path.pointAtPercent(0.97)
-        direction = end - before
-        length = (direction.x() ** 2 + direction.y() ** 2) ** 0.5 or 1.0
-        ux, uy = direction.x() / length, direction.y() / length
-        size = 8.0
-        tip = end - QPointF(ux * 5.5, uy * 5.5)  # stop at the port's rim
-        left = tip - QPointF(ux * size, uy * size) + QPointF(-uy * size * 0.5, ux * size * 0.5)
-        right = tip - QPointF(ux * size, uy * size) - QPointF(-uy * size * 0.5, ux * size * 0.5)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QBrush(color))
-        painter.drawPolygon(QPolygonF([tip, left, right]))
-
-
-class PendingEdge(QGraphicsPathItem):
-    """The rubber line shown while a connection is dragged from a port."""
-
-    def __init__(self, start: QPointF) -> None:
-        super().__init__()
-        self.start = start
-        pen = QPen(SELECT_COLOR, 1.8, Qt.PenStyle.DashLine)
-        self.setPen(pen)
-        self.setZValue(5)
-        self.set_end(start)
-
-    def set_end(self, end: QPointF) -> None:
-        path = QPainterPath(self.start)
-        dx = max(30.0, abs(end.x() - self.start.x()) * 0.5)
-        path.cubicTo(QPointF(self.start.x() + dx, self.start.y()), QPointF(end.x() - dx, end.y()), end)
-        self.setPath(path)

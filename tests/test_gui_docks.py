@@ -419,3 +419,34 @@ def test_histogram_log_axis_spans_whole_decades(qtbot):
     dock.set_data("energy", edges, counts)
     lo, hi = dock.plot.viewRange()[1]
     assert hi == int(hi) and hi - lo >= 3 - 1e-9
+
+
+def test_dock_behind_a_tab_is_hidden_and_catches_up_when_brought_forward(qtbot, monkeypatch):
+    """Qt keeps a dock behind another's tab 'visible' (moved off the window): it must not draw then."""
+    from PySide6.QtWidgets import QMainWindow
+
+    import mimocorb_gui.ui.docks.rates as rates
+
+    monkeypatch.setattr(rates, "REDRAW_S", 0.0)
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    front, behind = RatesDock(["raw"]), RatesDock(["raw"])
+    behind.setObjectName("rates behind")
+    for dock in (front, behind):
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    window.tabifyDockWidget(front, behind)
+    window.resize(800, 500)
+    window.show()
+    qtbot.waitExposed(window)
+    front.raise_()
+    qtbot.waitUntil(lambda: behind.widget().visibleRegion().isEmpty(), timeout=2000)
+    assert behind.isVisible() and not front.hidden_in_window() and behind.hidden_in_window()
+    for i in range(3):
+        stats = FakeRunStats(time=float(i), buffers={"raw": FakeBufferRunStats(FakeBufferStats(), rate=10.0)})
+        front.stats_updated(stats)
+        behind.stats_updated(stats)
+    assert front.curves["raw"].xData is not None and len(front.curves["raw"].xData) == 3
+    assert behind.curves["raw"].xData is None or len(behind.curves["raw"].xData) < 3  # kept, not drawn
+    behind.raise_()
+    qtbot.waitUntil(lambda: not behind.hidden_in_window(), timeout=2000)
+    qtbot.waitUntil(lambda: len(behind.curves["raw"].xData) == 3, timeout=2000)

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from plot_files import SVG_NS, check_png, check_svg
 from PySide6.QtGui import QGuiApplication
 
 from mimocorb_gui.core.analysis import RunTimes, load_calibrations
@@ -173,7 +174,10 @@ def test_save_and_copy_results_into_the_run_directory(qtbot, tmp_path):
     doc = json.loads((folder / "spectrum_peak_heights_results.json").read_text())
     row = doc["results"][0]
     assert row["fit_ok"] is True and row["gross"] > 0 and row["net_rate"] == pytest.approx(row["net"] / 40.0)
-    assert "run1" in (folder / "spectrum_peak_heights.svg").read_text()
+    check_png(folder / "spectrum_peak_heights.png", dock.plot_widget)
+    svg = check_svg(folder / "spectrum_peak_heights.svg", dock.plot_widget, "run run1 · peak_heights")
+    assert "spectrum of PulseHeights/peak_heights" in svg.find(f"{SVG_NS}desc").text
+    assert dock.plot.titleLabel.maximumHeight() == 0
     dock.actions["copy"].trigger()
     clip = QGuiApplication.clipboard().text()
     assert clip.splitlines()[0].startswith("setup\trun") and "fit_centre_error" in clip

@@ -416,6 +416,35 @@ def prebuilt_functions(package: str | None = None, errors: dict[str, str] | None
     return result
 
 
+def prebuilt_listing(package: str | None = None, errors: dict[str, str] | None = None) -> dict[str, str]:
+    """What :func:`prebuilt_functions` lists, read from the module files with :mod:`ast`, importing none.
+
+    The palette shows it at start-up: importing every prebuilt module (scipy, the Red Pitaya and
+    PicoScope layers) cost seconds before the window appeared; a module is imported when a setup
+    uses one of its functions. A module whose file cannot be found or parsed is skipped (``errors``).
+    """
+    package = _package(package)
+    result: dict[str, str] = {}
+    for modname in prebuilt_modules(package):
+        try:
+            spec = importlib.util.find_spec(f"{package}.{modname}")
+            origin = Path(spec.origin) if spec is not None and spec.origin else None
+            if origin is None or origin.suffix != ".py":
+                raise FunctionLoadError(f"prebuilt module '{modname}' has no Python source to read")
+            tree = ast.parse(origin.read_bytes(), filename=str(origin))
+        except (FunctionLoadError, ImportError, OSError, SyntaxError, ValueError) as exc:
+            log.warning("skipping prebuilt module %s: %s", modname, exc)
+            if errors is not None:
+                errors[modname] = str(exc)
+            continue
+        functions: dict[str, str | None] = {}
+        _collect_functions(tree.body, functions)
+        for name, doc in functions.items():
+            if (doc or "").lstrip().startswith(DOC_PREFIX):
+                result[f"{modname}.{name}"] = parse_function_doc(doc).summary
+    return result
+
+
 # --------------------------------------------------------------------------- docstrings
 
 

@@ -283,3 +283,26 @@ def test_live_refit_waits_for_new_counts_and_time(qtbot, monkeypatch):
     dock._running = False  # the run ended: the final counts get their fit at once
     refresh(2545, 0.1)
     assert len(fits) == 3
+
+
+def test_fit_libraries_are_loaded_when_the_dock_is_made_not_at_the_first_fit_of_a_run():
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import os, sys
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from mimocorb_gui.ui.docks.histogram import HistogramDock
+        before = {m for m in ("scipy.special", "scipy.signal", "iminuit") if m in sys.modules}
+        dock = HistogramDock("spectrum", "Heights", {"energy": [0, 1, 100]})
+        app.processEvents()
+        after = {m for m in ("scipy.special", "scipy.signal", "iminuit") if m in sys.modules}
+        print(sorted(before), "|", sorted(after))
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    before, after = out.stdout.strip().split(" | ")
+    assert "iminuit" not in before and after == "['iminuit', 'scipy.signal', 'scipy.special']"

@@ -39,7 +39,7 @@ from mimocorb_gui.core.analysis import (
     rebin,
 )
 from mimocorb_gui.ui.docks.base import EmptyState, MonitorDock, axis_label, fast_plot_item
-from mimocorb_gui.ui.docks.histogram_analysis import RegionsAndFit
+from mimocorb_gui.ui.docks.histogram_analysis import RegionsAndFit, load_fit_libraries
 from mimocorb_gui.ui.docks.histogram_fit import FitPanel
 from mimocorb_gui.ui.docks.histogram_regions import RegionsTable
 from mimocorb_gui.ui.docks.histogram_runs import CalibrationAndRuns
@@ -114,6 +114,7 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, HistogramS
         if log_y:
             self.actions["log"].setChecked(True)
         self._show_idle("Start the run to fill this histogram with every event of buffer '{buffer}'.")
+        QTimer.singleShot(0, load_fit_libraries)  # after the window is drawn, before any run
 
     # ----- widgets ------------------------------------------------------------------------------
     def _build(self) -> None:

@@ -3,13 +3,14 @@ the selected one and its curve. A mixin of HistogramDock; the numbers are core.a
 
 from __future__ import annotations
 
+import importlib
 import time
 
 import numpy as np
 
 from mimocorb_gui.core.analysis import decay_region, fit, peak_region, region_sum
 
-__all__ = ["REFIT_COST_FACTOR", "REFIT_FRACTION", "REFIT_MIN_S", "RegionsAndFit"]
+__all__ = ["REFIT_COST_FACTOR", "REFIT_FRACTION", "REFIT_MIN_S", "RegionsAndFit", "load_fit_libraries"]
 
 # while counts arrive, the selected region is refitted at once when it moved, the model, binning or
 # channel changed; for new counts only when they changed by more than this fraction: refitting at every refresh was
@@ -21,6 +22,17 @@ REFIT_FRACTION = 0.02
 # 15 s muon run at full rate, ~45 ms per fit, profiled); with this the fit takes at most ~5 % of it
 REFIT_MIN_S = 2.0
 REFIT_COST_FACTOR = 20.0
+
+
+def load_fit_libraries() -> None:
+    """Import what fits and peak finding use (scipy.special, scipy.signal, iminuit) now.
+
+    core.analysis imports them at first use; that was the first fit of a run, which froze the
+    window for 1-3 s of the main thread in the middle of acquisition (profiled). The histogram dock
+    calls this when it is made, i.e. when a setup with a histogram is opened.
+    """
+    for name in ("scipy.special", "scipy.signal", "iminuit.cost"):
+        importlib.import_module(name)
 
 
 class RegionsAndFit:

@@ -241,7 +241,13 @@ def test_hurry_the_second_ctrl_c_terminates_only_the_overdue_worker(tmp_path, no
         run_dir = run.start()
         assert wait_for(lambda: run.stats().buffers["Input"].stats.events_written > 40, 30)
         run.request_stop()
-        time.sleep(0.5)
+        # before the deadline the log names the one worker the stop is waiting for, once
+        named = "waiting for worker 'filter' process 0 to end"
+        assert wait_for(lambda: any(named in e.message for e in run.log_history()), 15)
+        time.sleep(0.3)
+        assert [e.message for e in run.log_history() if "waiting for worker" in e.message] == [
+            next(e.message for e in run.log_history() if named in e.message)
+        ]
         t0 = time.monotonic()
         run.hurry()
         assert run.wait(20)

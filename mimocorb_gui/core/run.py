@@ -49,6 +49,7 @@ log = logging.getLogger("mimocorb.run")
 STOP_DEADLINE = 30.0  # seconds a worker may take to finish once it has nothing left to wait for (a
 # 2-core PC at load average 20 took over 10 s to end workers in the GUI tests)
 STALL_THRESHOLD = 10.0  # seconds a full buffer's readers may take nothing before it is reported
+SLOW_STOP_NOTICE = 5.0  # seconds after which a worker that should have ended is named in the log
 _KILL_AFTER = 2.0  # seconds between terminate and kill of an overdue process (e.g. one in SIGSTOP)
 _SIGBUS = getattr(signal, "SIGBUS", None)
 
@@ -160,6 +161,7 @@ class Run:
         self._history: dict[str, collections.deque] = {}
         self._handled: set[tuple[str, int]] = set()
         self._terminated: dict[tuple[str, int], float] = {}  # overdue processes: when terminate was sent
+        self._named_slow: set[tuple[str, int]] = set()  # processes said to be slow to end
         self._stop_time: float | None = None
         self._hurry = False
         self._deadlines = StopDeadlines(self.plan, self.stop_deadline)
@@ -448,6 +450,7 @@ class Run:
             overdue = self._deadlines.overdue(now, self._stop_time, stats, alive)
         finally:
             self._deadlines.deadline = deadline
+        self._name_slow_enders(now, stats, alive)
         for wname, i, waited in overdue:
             key = (wname, i)
             p = self.workers[wname].processes[i]
@@ -467,6 +470,23 @@ class Run:
                     "run", logging.ERROR, f"worker '{wname}' process {i} ignored terminate: killing it"
                 )
                 p.kill()
+
+    def _name_slow_enders(self, now: float, stats, alive) -> None:
+        """Say once which process has had nothing left to do for a while and has not ended, so a
+        stop that takes long is explained before the deadline terminates it."""
+        if self.stop_deadline <= SLOW_STOP_NOTICE:
+            return
+        slow = self._deadlines.overdue(now, self._stop_time, stats, alive, deadline=SLOW_STOP_NOTICE)
+        for wname, i, waited in slow:
+            if (wname, i) in self._named_slow:
+                continue
+            self._named_slow.add((wname, i))
+            self._record(
+                "run",
+                logging.WARNING,
+                f"waiting for worker '{wname}' process {i} to end ({waited:.0f} s since it had nothing"
+                f" left to do; terminated after {self.stop_deadline:g} s)",
+            )
 
     def _check_processes(self) -> bool:
         """Handle ended processes; returns True once all of them ended."""

@@ -117,14 +117,17 @@ class StopDeadlines:
         stop_time: float | None,
         stats: Mapping[str, BufferStats],
         alive: Mapping[str, list[int]],
+        deadline: float | None = None,
     ) -> list[tuple[str, int, float]]:
-        """``(worker, process index, seconds waited)`` for every live process past its deadline."""
+        """``(worker, process index, seconds waited)`` for every live process past its deadline
+        (``deadline`` seconds instead of the run's, e.g. to say early who is slow)."""
+        limit = self.deadline if deadline is None else deadline
         self._track_reads(now, stats)
         result = []
         for name, indices in alive.items():
             if not indices:
                 continue
             start = self._started(name, now, stop_time, stats)
-            if start is not None and now - start >= self.deadline:
+            if start is not None and now - start >= limit:
                 result.extend((name, i, now - start) for i in indices)
         return result

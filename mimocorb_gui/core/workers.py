@@ -103,6 +103,9 @@ def _setup_child_logging(plan: ProcessPlan) -> logging.Logger:
     handler.addFilter(_WorkerTag(plan.worker, plan.index))
     root.addHandler(handler)
     root.setLevel(plan.log_level)
+    # filelock says "acquiring/releasing" at DEBUG for every histogram flush: noise in run.log and
+    # a flood through the log queue; its warnings still come
+    logging.getLogger("filelock").setLevel(logging.INFO)
     logger = logging.getLogger(f"mimocorb.worker.{plan.worker}")
     sys.stdout = _LineLogger(logger, logging.INFO)
     sys.stderr = _LineLogger(logger, logging.WARNING)

@@ -230,24 +230,27 @@ def run(buffer_io) -> None:
                 writer.flush()
                 _write_timers(folder, rows)
                 importer.add_deadtime(time.monotonic() - t0)
+                readouts += 1  # read and in the files even if the stop drops the event below
                 yield event
-                readouts += 1
                 finished = all(status["timer_ticks"][INPUTS[n]] >= timer_ticks for n in channels)
                 if stop() or finished:
                     if finished:
                         log.info("acquisition time %.3g s reached", timer_ticks / CLOCK_HZ)
                     break
-            log.info(
-                "%d read-outs; %s",
-                readouts,
-                ", ".join(
-                    f"{n}: {int(event[n].sum())} counts in {t:.3f} s live, {r:.3f} s real" for n, t, r in rows
-                ),
-            )
         except RedPitayaError as e:
             log.error("%s; stopping after %d read-outs (all kept)", e, readouts)
             raise
         finally:
+            # here, not after the loop: on a stop the importer closes this generator at its yield
+            if readouts:
+                log.info(
+                    "%d read-outs; %s",
+                    readouts,
+                    ", ".join(
+                        f"{n}: {int(writer.counts[n].sum())} counts in {t:.3f} s live, {r:.3f} s real"
+                        for n, t, r in rows
+                    ),
+                )
             if rp.sock is not None:
                 try:
                     for name in channels:

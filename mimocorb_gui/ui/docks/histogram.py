@@ -380,8 +380,8 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, HistogramS
         if entry is None:
             return None
         edges, counts = rebin(self.scaled(entry[0]), entry[1], self.rebin_factor)
-        return Spectrum(edges, counts, self.channel, self.units.get(self.channel, ""),
-                        self.channel_times().live, self.channel_times().real)  # fmt: skip
+        times = self.channel_times()  # once: a board's timers are read from its files
+        return Spectrum(edges, counts, self.channel, self.units.get(self.channel, ""), times.live, times.real)
 
     def displayed(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(edges, counts) as shown: rebinned, background subtracted, x calibrated; or None."""

@@ -179,6 +179,8 @@ def test_histogram_region_is_refitted_only_when_its_counts_change_by_more_than_2
     fits = []
     real_fit = histogram_analysis.fit
     monkeypatch.setattr(histogram_analysis, "fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+    clock = [100.0]  # a live refit also waits REFIT_MIN_S after the last one
+    monkeypatch.setattr(histogram_analysis.time, "monotonic", lambda: clock[0])
     dock = HistogramDock("hist", "Heights", {"energy": [0, 1000, 501]})
     qtbot.addWidget(dock)
     dock.show()
@@ -193,6 +195,7 @@ def test_histogram_region_is_refitted_only_when_its_counts_change_by_more_than_2
     dock.set_data("energy", edges, more)
     dock.update_analysis()
     assert len(fits) == n and dock.fit is first
+    clock[0] += histogram_analysis.REFIT_MIN_S
     dock.set_data("energy", edges, counts * 2)  # twice the counts: refitted
     dock.update_analysis()
     assert len(fits) > n and dock.fit is not first

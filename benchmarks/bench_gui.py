@@ -1,8 +1,9 @@
 """Oscilloscope frames/s with 4 × 4250 samples while the muon setup runs, and the muon setup's
-events/s with the GUI attached versus headless (``mimocorb run``), in one run, printed as a table.
+events/s with the GUI attached versus headless (``mimocorb run``), for one or more code trees.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_gui.py [--seconds 20] [--rounds 2]
         [--setup mimocorb_gui/setups/muon_lifetime/setup.yaml] [--rate max|setup]
+        [--tree before=/work/h14g-before --tree after=.]
 
 The setup folder is copied to a temporary directory. ``--rate max`` (default) sets the simulated
 source's rate to 0 (as fast as the pipeline takes events), so acquisition is CPU-bound and any CPU
@@ -12,14 +13,22 @@ view: does acquisition keep up with the GUI attached?). If the setup has no osci
 
 Rows: headless = ``python -m mimocorb_gui run SETUP --time T`` in a subprocess, rate taken from its
 progress lines between 3 s and the end (start-up excluded); GUI = the main window (offscreen) runs
-the same setup with the oscilloscope dock polling at the given interval; events/s over the same
-window, frames/s = traces drawn per second, paints/s = paint events of the plot's viewport.
-Rounds alternate headless and GUI so drift on a noisy machine hits both alike.
+the same setup with the oscilloscope dock polling at the given interval, in a subprocess too;
+events/s over the same window, frames/s = traces drawn per second, paints/s = paint events of the
+plot's viewport, GUI CPU = CPU time of the GUI process (all its threads) per wall second.
+
+``--tree NAME=PATH`` (repeatable) measures each code tree: every measurement runs with that
+tree's Python (``PATH/.venv/bin/python`` if there is one, else this one) and ``PYTHONPATH=PATH``,
+from a directory outside any tree. Each tree runs the muon example it ships, copied and prepared
+by its own code (``--setup`` makes all trees run one file). Without ``--tree``: this tree only.
+Rounds go through the modes and, within a mode, the trees in turn, so drift on a noisy machine
+hits all alike; the table gives medians over the rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -30,17 +39,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from mimocorb_gui.shipped import examples_dir
-
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parent.parent
 WARMUP = 3.0  # seconds excluded at the start of every measurement
 SAMPLES = 4250  # samples per channel of the waveform buffers
+# where a tree keeps the muon example (the package data now, a top-level folder in older trees)
 CANDIDATES = (
-    examples_dir() / "muon_lifetime" / "setup.yaml",
-    ROOT / "tests" / "data" / "setups" / "muon_lifetime" / "setup.yaml",
+    Path("mimocorb_gui") / "setups" / "muon_lifetime" / "setup.yaml",
+    Path("setups") / "muon_lifetime" / "setup.yaml",
+    Path("tests") / "data" / "setups" / "muon_lifetime" / "setup.yaml",
 )
+RESULT = "RESULT "  # a child's last line: this prefix, then its result as JSON
 
 
 def prepare(setup_file: Path, rate: str, workdir: Path) -> tuple[Path, str, str]:
@@ -91,10 +101,10 @@ def prepare(setup_file: Path, rate: str, workdir: Path) -> tuple[Path, str, str]
 PROGRESS = re.compile(r"^\s*([\d.]+) s (\w+)\s*\|(.*)$")
 
 
-def headless(path: Path, seconds: float, run_root: Path) -> dict:
+def headless(path: Path, seconds: float, run_root: Path, tree: Tree) -> dict:
     """``mimocorb run`` in a subprocess; events/s of the root buffers from its 5-second progress lines."""
     cmd = [
-        sys.executable,
+        tree.python,
         "-m",
         "mimocorb_gui",
         "run",
@@ -104,7 +114,9 @@ def headless(path: Path, seconds: float, run_root: Path) -> dict:
         "--run-root",
         str(run_root),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=seconds + 120, env=tree.env(), cwd=run_root
+    )
     samples = []
     for line in proc.stderr.splitlines():
         m = PROGRESS.match(line)
@@ -192,66 +204,164 @@ def gui(path: Path, seconds: float, run_root: Path, scope_worker: str, interval:
     }
 
 
+class Tree:
+    """A code tree to measure: its name, folder, Python, and the environment that makes it the one imported."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name = name
+        self.path = path.resolve()
+        own = self.path / ".venv" / "bin" / "python"
+        self.python = str(own) if own.is_file() and self.path != ROOT else sys.executable
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, PYTHONPATH=str(self.path), PYTHONUNBUFFERED="1")
+
+    def example(self) -> Path:
+        found = next((self.path / c for c in CANDIDATES if (self.path / c).is_file()), None)
+        if found is None:
+            raise SystemExit(f"tree {self.name} ({self.path}): no muon example; pass --setup")
+        return found
+
+    def child(self, args: list[str], cwd: Path, timeout: float) -> dict:
+        """Run this script in the tree's environment; its result line as a dict."""
+        proc = subprocess.run(
+            [self.python, str(Path(__file__).resolve()), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env(),
+            cwd=cwd,
+        )
+        lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT)]
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(
+                f"tree {self.name}: {' '.join(args[:2])} failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
+            )
+        return json.loads(lines[-1][len(RESULT) :])
+
+
+def parse_tree(text: str) -> Tree:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"--tree takes NAME=PATH, not {text!r}")
+    if not Path(path).is_dir():
+        raise argparse.ArgumentTypeError(f"--tree {name}: {path} is not a folder")
+    return Tree(name, Path(path))
+
+
+def child_main(args: argparse.Namespace) -> int:
+    """One step inside a tree's environment: prepare a setup copy, or one GUI measurement."""
+    if args.prepare:
+        workdir = Path(args.prepare[1])
+        workdir.mkdir(parents=True, exist_ok=True)
+        path, waveform, scope = prepare(Path(args.prepare[0]), args.rate, workdir)
+        print(RESULT + json.dumps({"path": str(path), "waveform": waveform, "scope": scope}), flush=True)
+    else:
+        setup, scope, interval, run_root = args.measure_gui
+        res = gui(Path(setup), args.seconds, Path(run_root), scope, float(interval))
+        print(RESULT + json.dumps(res), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
-        "--setup", type=Path, default=None, help="muon setup (default: mimocorb_gui/setups/muon_lifetime)"
+        "--setup", type=Path, default=None, help="muon setup (default: the example each tree ships)"
     )
     p.add_argument("--seconds", type=float, default=20.0, help="length of every measurement")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--rate", choices=("max", "setup"), default="max")
+    p.add_argument("--tree", type=parse_tree, action="append", default=[], help="NAME=PATH (repeatable)")
+    p.add_argument("--prepare", nargs=2, metavar=("SETUP", "DIR"), help=argparse.SUPPRESS)
+    p.add_argument(
+        "--measure-gui", nargs=4, metavar=("SETUP", "SCOPE", "INTERVAL", "RUN_ROOT"), help=argparse.SUPPRESS
+    )
     args = p.parse_args(argv)
-    setup_file = args.setup or next((c for c in CANDIDATES if c.is_file()), None)
-    if setup_file is None:
-        raise SystemExit("no muon setup found; pass --setup")
+    if args.prepare or args.measure_gui:
+        return child_main(args)
+    trees = args.tree or [Tree("this", ROOT)]
+    if len({t.name for t in trees}) != len(trees):
+        raise SystemExit("--tree names must differ")
+    modes = [
+        ("headless (mimocorb run)", None),
+        ("GUI, scope frozen", -1.0),
+        ("GUI, scope every 1/30 s", 1 / 30),
+        ("GUI, scope every 10 ms (fastest)", 0.01),
+    ]
     with tempfile.TemporaryDirectory(prefix="bench_gui_") as tmp:
         tmp = Path(tmp)
-        path, waveform, scope = prepare(setup_file.resolve(), args.rate, tmp)
+        prepared = {}
+        for tree in trees:
+            source = (args.setup or tree.example()).resolve()
+            prepared[tree.name] = tree.child(
+                ["--prepare", str(source), str(tmp / tree.name), "--rate", args.rate], tmp, timeout=120
+            )
+            info = prepared[tree.name]
+            print(
+                f"tree {tree.name} ({tree.path}, {tree.python}): setup {source} (rate: {args.rate}); "
+                f"oscilloscope '{info['scope']}' on '{info['waveform']}'",
+                flush=True,
+            )
         print(
-            f"setup: {setup_file} (rate: {args.rate}); oscilloscope '{scope}' on '{waveform}'; "
-            f"{args.seconds:g} s per measurement, {args.rounds} round(s), {os.cpu_count()} CPUs",
+            f"{args.seconds:g} s per measurement, {args.rounds} round(s), {os.cpu_count()} CPUs, "
+            f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}",
             flush=True,
         )
-        modes = [
-            ("headless (mimocorb run)", None),
-            ("GUI, scope frozen", -1.0),
-            ("GUI, scope every 1/30 s", 1 / 30),
-            ("GUI, scope every 10 ms (fastest)", 0.01),
-        ]
-        results: dict[str, list[dict]] = {m: [] for m, _ in modes}
+        results: dict[tuple[str, str], list[dict]] = {(t.name, m): [] for t in trees for m, _ in modes}
         for r in range(args.rounds):
-            for name, interval in modes:
-                run_root = tmp / f"runs_{r}_{len(results[name])}_{interval}"
-                run_root.mkdir()
-                if interval is None:
-                    res = headless(path, args.seconds, run_root)
-                else:
-                    res = gui(path, args.seconds, run_root, scope, interval)
-                results[name].append(res)
-                print(
-                    f"  round {r + 1}: {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in res.items()),
-                    flush=True,
-                )
-        base = statistics.mean(r["events_per_s"] for r in results[modes[0][0]])
-        print()
-        print(
-            f"| {'mode':<32} | {'events/s (min–max)':>24} | {'vs headless':>11} | {'scope frames/s':>14} "
-            f"| {'GUI CPU':>7} |"
-        )
-        print(f"|{'-' * 34}|{'-' * 26}|{'-' * 13}|{'-' * 16}|{'-' * 9}|")
-        for name, _ in modes:
-            rows = results[name]
+            for mode, interval in modes:
+                for tree in trees:
+                    info = prepared[tree.name]
+                    run_root = tmp / f"runs_{tree.name}_{r}_{modes.index((mode, interval))}"
+                    run_root.mkdir()
+                    if interval is None:
+                        res = headless(Path(info["path"]), args.seconds, run_root, tree)
+                    else:
+                        res = tree.child(
+                            ["--measure-gui", info["path"], info["scope"], repr(interval), str(run_root),
+                             "--seconds", str(args.seconds)],
+                            run_root,
+                            timeout=args.seconds + 180,
+                        )  # fmt: skip
+                    results[(tree.name, mode)].append(res)
+                    print(
+                        f"  round {r + 1}: {tree.name}: {mode}: "
+                        + ", ".join(f"{k} {v:.1f}" for k, v in res.items()),
+                        flush=True,
+                    )
+        print_table(trees, modes, results)
+    return 0
+
+
+def print_table(trees: list[Tree], modes: list, results: dict) -> None:
+    """Medians over the rounds; 'vs headless' against the same tree's headless median."""
+    med = statistics.median
+    first = trees[0].name
+    print()
+    print(
+        f"| {'tree':<8} | {'mode':<32} | {'events/s (min–max)':>20} | {'vs headless':>11} "
+        f"| {'scope frames/s':>14} | {'GUI CPU':>7} |" + (f" {'vs ' + first:>10} |" if len(trees) > 1 else "")
+    )
+    print(
+        f"|{'-' * 10}|{'-' * 34}|{'-' * 22}|{'-' * 13}|{'-' * 16}|{'-' * 9}|"
+        + (f"{'-' * 12}|" if len(trees) > 1 else "")
+    )
+    for mode, _ in modes:
+        for tree in trees:
+            rows = results[(tree.name, mode)]
             evs = [r["events_per_s"] for r in rows]
-            ev = statistics.mean(evs)
+            base = med(r["events_per_s"] for r in results[(tree.name, modes[0][0])])
+            ev = med(evs)
             spread = f"{ev:.0f} ({min(evs):.0f}–{max(evs):.0f})"
             fps = [r["frames_per_s"] for r in rows if "frames_per_s" in r]
             cpu = [r["gui_cpu_percent"] for r in rows if "gui_cpu_percent" in r]
-            fps_text = f"{statistics.mean(fps):.1f}" if fps else "–"
-            cpu_text = f"{statistics.mean(cpu):.0f} %" if cpu else "–"
-            print(
-                f"| {name:<32} | {spread:>24} | {100 * ev / base:>10.1f}% | {fps_text:>14} | {cpu_text:>7} |"
-            )
-    return 0
+            fps_text = f"{med(fps):.1f}" if fps else "–"
+            cpu_text = f"{med(cpu):.0f} %" if cpu else "–"
+            line = f"| {tree.name:<8} | {mode:<32} | {spread:>20} | {100 * ev / base:>10.1f}% | {fps_text:>14} | {cpu_text:>7} |"
+            if len(trees) > 1:
+                ref = med(r["events_per_s"] for r in results[(first, mode)])
+                line += f" {100 * ev / ref:>9.1f}% |"
+            print(line)
 
 
 if __name__ == "__main__":

@@ -150,6 +150,9 @@ def test_gauss_fit_compares_with_scipy_on_the_same_numbers():
     assert r["sigma"].value == pytest.approx(best.x[1], abs=0.05 * r["sigma"].error)
     assert r["net"].value == pytest.approx(best.x[2], abs=0.05 * r["net"].error)
     assert 0 < r.chi2_ndf < 2 and 0 < r.p_value <= 1 and r.ndf == 30 - 5
+    from scipy.stats import chi2
+
+    assert r.p_value == pytest.approx(chi2.sf(r.deviance, r.ndf), rel=1e-12)  # the textbook definition
     assert r.entries == counts[sel].sum()
     assert r.curve is not None and r.curve(np.array([0.5]))[0] > 0
 

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from plot_files import SVG_NS, check_png, check_svg
 from PySide6.QtGui import QGuiApplication
 
 from mimocorb_gui.core.analysis import RunTimes, load_calibrations
@@ -173,7 +174,10 @@ def test_save_and_copy_results_into_the_run_directory(qtbot, tmp_path):
     doc = json.loads((folder / "spectrum_peak_heights_results.json").read_text())
     row = doc["results"][0]
     assert row["fit_ok"] is True and row["gross"] > 0 and row["net_rate"] == pytest.approx(row["net"] / 40.0)
-    assert "run1" in (folder / "spectrum_peak_heights.svg").read_text()
+    check_png(folder / "spectrum_peak_heights.png", dock.plot_widget)
+    svg = check_svg(folder / "spectrum_peak_heights.svg", dock.plot_widget, "run run1 · peak_heights")
+    assert "spectrum of PulseHeights/peak_heights" in svg.find(f"{SVG_NS}desc").text
+    assert dock.plot.titleLabel.maximumHeight() == 0
     dock.actions["copy"].trigger()
     clip = QGuiApplication.clipboard().text()
     assert clip.splitlines()[0].startswith("setup\trun") and "fit_centre_error" in clip
@@ -245,3 +249,60 @@ def test_run_pickers_regions_toggle_and_calibration_removal_by_their_actions(qtb
     again = dock.open_calibration()
     again.actions["clear"].trigger()  # Remove calibration: raw values again
     assert dock.calibration is None and dock.plot.getAxis("bottom").labelText == "peak_heights"
+
+
+def test_live_refit_waits_for_new_counts_and_time(qtbot, monkeypatch):
+    """While a run fills the histogram, the fit is redone only for > 2 % more counts and not within 2 s of
+    the last one; the region's sums follow every refresh; the run's end refits at once."""
+    from mimocorb_gui.ui.docks import histogram_analysis
+
+    clock = [1000.0]
+    monkeypatch.setattr(histogram_analysis.time, "monotonic", lambda: clock[0])
+    dock = make_dock(qtbot, "PulseParameters", MUON_BINS, units={"decay_time": "µs"})
+    dock._running = True
+    edges = np.linspace(0, 8, 41)
+    decays = np.random.default_rng(5).exponential(2.197, 40000)
+    fits = []
+    real_fit = histogram_analysis.fit
+    monkeypatch.setattr(histogram_analysis, "fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+
+    def refresh(n, seconds_later):
+        clock[0] += seconds_later
+        dock.set_data("decay_time", edges, np.histogram(decays[:n], bins=edges)[0])
+
+    refresh(2000, 0.0)
+    assert len(fits) == 1 and dock.fit.ok
+    refresh(2500, 0.5)  # 25 % more, 0.5 s later: too soon
+    assert len(fits) == 1
+    in_range = np.histogram(decays[:2500], bins=edges)[0].sum()
+    assert dock.regions.regions[0].figures.gross == in_range  # the sums are current all the same
+    refresh(2520, 2.0)  # 2 s after the last fit, 26 % more counts than it had: refit
+    assert len(fits) == 2
+    refresh(2540, 5.0)  # long after, but < 2 % more than 2520: the fit still describes it
+    assert len(fits) == 2
+    dock._running = False  # the run ended: the final counts get their fit at once
+    refresh(2545, 0.1)
+    assert len(fits) == 3
+
+
+def test_fit_libraries_are_loaded_when_the_dock_is_made_not_at_the_first_fit_of_a_run():
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import os, sys
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from mimocorb_gui.ui.docks.histogram import HistogramDock
+        before = {m for m in ("scipy.special", "scipy.signal", "iminuit") if m in sys.modules}
+        dock = HistogramDock("spectrum", "Heights", {"energy": [0, 1, 100]})
+        app.processEvents()
+        after = {m for m in ("scipy.special", "scipy.signal", "iminuit") if m in sys.modules}
+        print(sorted(before), "|", sorted(after))
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    before, after = out.stdout.strip().split(" | ")
+    assert "iminuit" not in before and after == "['iminuit', 'scipy.signal', 'scipy.special']"

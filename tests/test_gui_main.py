@@ -7,6 +7,7 @@ Offscreen Qt (conftest sets QT_QPA_PLATFORM=offscreen). Runs use the GUI's defau
 from __future__ import annotations
 
 import logging
+import os
 import textwrap
 import time
 from pathlib import Path
@@ -509,3 +510,14 @@ def test_app_main_opens_the_window_and_returns(qtbot, tmp_path, monkeypatch):
     finally:
         signal.signal(signal.SIGINT, old)
     assert seen and seen[0].startswith("from_cli — ready")
+
+
+def test_create_app_turns_off_qts_fill_thread_pool_unless_the_user_chose(qtbot, monkeypatch):
+    from mimocorb_gui.ui.app import create_app
+
+    monkeypatch.delenv("QT_NO_GUI_THREADPOOL", raising=False)
+    create_app()
+    assert os.environ["QT_NO_GUI_THREADPOOL"] == "1"
+    monkeypatch.setenv("QT_NO_GUI_THREADPOOL", "0")
+    create_app()
+    assert os.environ["QT_NO_GUI_THREADPOOL"] == "0"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from plot_files import check_png, check_svg
 
 from mimocorb_gui.ui.docks.oscilloscope import OscilloscopeDock
 
@@ -174,5 +175,7 @@ def test_save_writes_the_traces_and_the_plot_into_the_run_directory(qtbot, tmp_p
     assert "# run: run7" in lines and "# setup: muon_lifetime" in lines
     assert lines[5] == "time [µs],chA [V],chB [V]" and len(lines) == 6 + 1000
     assert float(lines[6 + 300].split(",")[1]) == pytest.approx(-0.3, rel=1e-5)
-    assert "run run7" in (folder / "scope_event42.svg").read_text()
+    check_png(folder / "scope_event42.png", dock.plot_widget)
+    check_svg(folder / "scope_event42.svg", dock.plot_widget, "run run7")
+    assert dock.plot.titleLabel.maximumHeight() == 0  # the caption was there for the files only
     dock.run_finished("stopped", tmp_path / "run7")

@@ -30,7 +30,12 @@ from mimocorb_gui.core.loader.alias import install_mimocorb2_alias
 from mimocorb_gui.core.loader.docstrings import DOC_PREFIX, ConfigDoc, FunctionDoc, parse_function_doc
 from mimocorb_gui.core.loader.errors import FunctionLoadError
 from mimocorb_gui.core.loader.files import file_functions, load_module, module_functions, resolve_file
-from mimocorb_gui.core.loader.prebuilt import PREBUILT_PACKAGE, prebuilt_functions, prebuilt_modules
+from mimocorb_gui.core.loader.prebuilt import (
+    PREBUILT_PACKAGE,
+    prebuilt_functions,
+    prebuilt_listing,
+    prebuilt_modules,
+)
 from mimocorb_gui.core.loader.worker_function import available_functions, function_doc, load_function
 
 __all__ = [
@@ -47,6 +52,7 @@ __all__ = [
     "file_functions",
     "prebuilt_modules",
     "prebuilt_functions",
+    "prebuilt_listing",
     "function_doc",
     "parse_function_doc",
     "install_mimocorb2_alias",

@@ -176,10 +176,16 @@ def file_functions(file: str | Path, setup_dir: str | Path | None = None) -> dic
             field="file",
             file=str(file),
         ) from exc
-    functions: dict[str, str | None] = {}
-    _collect_functions(tree.body, functions)
+    functions = tree_functions(tree)
     _LISTINGS[str(path)] = (digest, functions)
     return dict(functions)
+
+
+def tree_functions(tree: ast.Module) -> dict[str, str | None]:
+    """``{name: docstring}`` of the public functions a parsed module defines at top level."""
+    functions: dict[str, str | None] = {}
+    _collect_functions(tree.body, functions)
+    return functions
 
 
 def _collect_functions(body: list[ast.stmt], into: dict[str, str | None]) -> None:

@@ -4,6 +4,7 @@ functions in them, and importing one (a missing or broken module named with the 
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -13,12 +14,13 @@ import logging
 import pkgutil
 import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from mimocorb_gui.core.loader.alias import install_mimocorb2_alias
 from mimocorb_gui.core.loader.docstrings import DOC_PREFIX, parse_function_doc
 from mimocorb_gui.core.loader.errors import FunctionLoadError
-from mimocorb_gui.core.loader.files import module_functions
+from mimocorb_gui.core.loader.files import module_functions, tree_functions
 
 log = logging.getLogger(__name__)
 
@@ -122,4 +124,31 @@ def prebuilt_functions(package: str | None = None, errors: dict[str, str] | None
             continue
         for name in _documented_functions(module):
             result[f"{modname}.{name}"] = parse_function_doc(inspect.getdoc(getattr(module, name))).summary
+    return result
+
+
+def prebuilt_listing(package: str | None = None, errors: dict[str, str] | None = None) -> dict[str, str]:
+    """What :func:`prebuilt_functions` lists, read from the module files with :mod:`ast`, importing none.
+
+    The palette shows it at start-up: importing every prebuilt module (scipy, the Red Pitaya and
+    PicoScope layers) cost seconds before the window appeared; a module is imported when a setup
+    uses one of its functions. A module whose file cannot be found or parsed is skipped (``errors``).
+    """
+    package = _package(package)
+    result: dict[str, str] = {}
+    for modname in prebuilt_modules(package):
+        try:
+            spec = importlib.util.find_spec(f"{package}.{modname}")
+            origin = Path(spec.origin) if spec is not None and spec.origin else None
+            if origin is None or origin.suffix != ".py":
+                raise FunctionLoadError(f"prebuilt module '{modname}' has no Python source to read")
+            tree = ast.parse(origin.read_bytes(), filename=str(origin))
+        except (FunctionLoadError, ImportError, OSError, SyntaxError, ValueError) as exc:
+            log.warning("skipping prebuilt module %s: %s", modname, exc)
+            if errors is not None:
+                errors[modname] = str(exc)
+            continue
+        for name, doc in tree_functions(tree).items():
+            if (doc or "").lstrip().startswith(DOC_PREFIX):
+                result[f"{modname}.{name}"] = parse_function_doc(doc).summary
     return result

@@ -165,9 +165,16 @@ class MonitorDock(QDockWidget):
         self.controller = None
 
     def hidden_in_window(self) -> bool:
-        """True when the window is shown but this dock's content is not (closed, or a tab behind another)."""
+        """True when the window is shown but this dock's content is not (closed, or a tab behind another).
+
+        Qt keeps a dock behind another's tab "visible" and moves it off the window instead, so the
+        content's visible region says it: polling, copying and drawing for it was a good part of
+        the GUI's CPU during a run (a second oscilloscope and the rates plot behind tabs).
+        """
         widget = self.widget()
-        return self.window().isVisible() and (widget is None or not widget.isVisible())
+        if not self.window().isVisible():
+            return False
+        return widget is None or not widget.isVisible() or widget.visibleRegion().isEmpty()
 
     # hooks -----------------------------------------------------------------------------------
     def run_started(self, run_dir) -> None:

@@ -143,4 +143,4 @@ class BuffersDock(MonitorDock):
 
     def stats_updated(self, stats) -> None:
         if stats is not None:
-            self.model.set_stats(stats.buffers, notify=self.view.isVisible())
+            self.model.set_stats(stats.buffers, notify=self.view.isVisible() and not self.hidden_in_window())

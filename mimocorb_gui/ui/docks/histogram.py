@@ -39,7 +39,7 @@ from mimocorb_gui.core.analysis import (
     rebin,
 )
 from mimocorb_gui.ui.docks.base import EmptyState, MonitorDock, axis_label, fast_plot_item
-from mimocorb_gui.ui.docks.histogram_analysis import RegionsAndFit
+from mimocorb_gui.ui.docks.histogram_analysis import RegionsAndFit, load_fit_libraries
 from mimocorb_gui.ui.docks.histogram_fit import FitPanel
 from mimocorb_gui.ui.docks.histogram_regions import RegionsTable
 from mimocorb_gui.ui.docks.histogram_runs import CalibrationAndRuns
@@ -114,6 +114,7 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, HistogramS
         if log_y:
             self.actions["log"].setChecked(True)
         self._show_idle("Start the run to fill this histogram with every event of buffer '{buffer}'.")
+        QTimer.singleShot(0, load_fit_libraries)  # after the window is drawn, before any run
 
     # ----- widgets ------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -380,8 +381,8 @@ class HistogramDock(RegionsAndFit, CalibrationAndRuns, ResultsSaving, HistogramS
         if entry is None:
             return None
         edges, counts = rebin(self.scaled(entry[0]), entry[1], self.rebin_factor)
-        return Spectrum(edges, counts, self.channel, self.units.get(self.channel, ""),
-                        self.channel_times().live, self.channel_times().real)  # fmt: skip
+        times = self.channel_times()  # once: a board's timers are read from its files
+        return Spectrum(edges, counts, self.channel, self.units.get(self.channel, ""), times.live, times.real)
 
     def displayed(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(edges, counts) as shown: rebinned, background subtracted, x calibrated; or None."""

@@ -3,16 +3,36 @@ the selected one and its curve. A mixin of HistogramDock; the numbers are core.a
 
 from __future__ import annotations
 
+import importlib
+import time
+
 import numpy as np
 
 from mimocorb_gui.core.analysis import decay_region, fit, peak_region, region_sum
 
-__all__ = ["RegionsAndFit", "REFIT_FRACTION"]
+__all__ = ["REFIT_COST_FACTOR", "REFIT_FRACTION", "REFIT_MIN_S", "RegionsAndFit", "load_fit_libraries"]
 
-# while counts arrive, the selected region is refitted only when it moved, the model, binning or
-# channel changed, or its counts changed by more than this fraction: refitting at every refresh was
+# while counts arrive, the selected region is refitted at once when it moved, the model, binning or
+# channel changed; for new counts only when they changed by more than this fraction: refitting at every refresh was
 # half of the GUI main thread's time during a muon run (profiled); the region's sums stay current
 REFIT_FRACTION = 0.02
+# ... and not sooner than this after the last fit, nor sooner than REFIT_COST_FACTOR times the last fit's
+# duration: a histogram filling at a constant rate grows by more than 2 % per 0.5 s refresh for its
+# first 25 s, so the count rule alone refitted at every refresh (a quarter of the GUI main thread in a
+# 15 s muon run at full rate, ~45 ms per fit, profiled); with this the fit takes at most ~5 % of it
+REFIT_MIN_S = 2.0
+REFIT_COST_FACTOR = 20.0
+
+
+def load_fit_libraries() -> None:
+    """Import what fits and peak finding use (scipy.special, scipy.signal, iminuit) now.
+
+    core.analysis imports them at first use; that was the first fit of a run, which froze the
+    window for 1-3 s of the main thread in the middle of acquisition (profiled). The histogram dock
+    calls this when it is made, i.e. when a setup with a histogram is opened.
+    """
+    for name in ("scipy.special", "scipy.signal", "iminuit.cost"):
+        importlib.import_module(name)
 
 
 class RegionsAndFit:
@@ -98,18 +118,16 @@ class RegionsAndFit:
         key = (id(current), lo, hi, model, self.channel, log_y, len(edges), float(edges[0]), float(edges[-1]))
         gross = current.figures.gross if current.figures is not None else float(np.sum(counts))
         last = getattr(self, "_fit_basis", None)
-        if (
-            self._fit is not None
-            and self._running
-            and last is not None
-            and last[0] == key
-            and abs(gross - last[1]) <= REFIT_FRACTION * max(last[1], 1.0)
-        ):
-            return  # the fit shown still describes these counts
+        now = time.monotonic()
+        if self._fit is not None and self._running and last is not None and last[0] == key:
+            little_new = abs(gross - last[1]) <= REFIT_FRACTION * max(last[1], 1.0)
+            too_soon = now - last[2] < max(REFIT_MIN_S, REFIT_COST_FACTOR * last[3])
+            if little_new or too_soon:
+                return  # the fit shown still describes these counts, or one was made a moment ago
         # while a run fills the histogram: HESSE errors only (MINOS intervals take several times longer)
         result = fit(edges, counts, lo, hi, model, self._variance, minos=not self._running)
         self._fit = result
-        self._fit_basis = (key, gross)
+        self._fit_basis = (key, gross, now, time.monotonic() - now)
         self.fit_panel.show_result(result, self.unit)
         if result.ok and result.curve is not None:
             x = np.linspace(max(lo, edges[0]), min(hi, edges[-1]), 300)

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QFileDialog
 
 from mimocorb_gui.core.analysis import results_text, write_results, write_spectrum_csv
+from mimocorb_gui.ui.docks.plot_export import save_plot_images
 
 __all__ = ["ResultsSaving"]
 
@@ -79,31 +80,8 @@ class ResultsSaving:
         return paths
 
     def _export_plot(self, stem: Path, stamp: str) -> list[Path]:
-        """PNG and SVG of the plot with setup, run, channel and time in its title.
-
-        Rendered by Qt (QSvgGenerator): pyqtgraph's SVG exporter fails on filled step curves.
-        """
-        from PySide6.QtGui import QPainter
-        from PySide6.QtSvg import QSvgGenerator
-
+        """PNG and SVG of the plot with setup, run, channel and time in its title."""
         run = self.run_dir.name if self.run_dir else "no run"
         caption = f"{self.setup_name or 'setup'} · run {run} · {self.channel} · {stamp}"
-        self.plot.setTitle(caption, size="9pt", color="#333")
-        png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
-        try:
-            QApplication.processEvents()
-            self.plot_widget.grab().save(str(png))
-            gen = QSvgGenerator()
-            gen.setFileName(str(svg))
-            gen.setSize(self.plot_widget.size())
-            gen.setViewBox(self.plot_widget.rect())
-            gen.setTitle(caption)
-            gen.setDescription(f"mimoCoRB GUI spectrum of {self.buffer}/{self.channel}")
-            painter = QPainter(gen)
-            try:
-                self.plot_widget.render(painter)
-            finally:
-                painter.end()
-        finally:
-            self.plot.setTitle(None)
-        return [png, svg]
+        description = f"mimoCoRB GUI spectrum of {self.buffer}/{self.channel}"
+        return save_plot_images(self.plot_widget, stem, caption, "#333", description)

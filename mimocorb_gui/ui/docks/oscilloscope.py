@@ -33,6 +33,7 @@ from mimocorb_gui.ui.docks.oscilloscope_cursors import ScopeCursors
 from mimocorb_gui.ui.docks.oscilloscope_recording import RecordingPlayback
 from mimocorb_gui.ui.docks.oscilloscope_save import TraceSaving
 from mimocorb_gui.ui.docks.oscilloscope_tools import REFRESH_CHOICES, ScopeTools
+from mimocorb_gui.ui.docks.scope_trace import ScopeTrace
 
 __all__ = ["OscilloscopeDock", "ScopeConfig", "scope_config"]
 
@@ -93,7 +94,7 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, TraceSaving, MonitorDock):
         self.fps = 0.0
         self._last_data: dict[str, np.ndarray] = {}
         self._history: dict[str, collections.deque] = {}
-        self._ghosts: dict[str, list[pg.PlotDataItem]] = {}
+        self._ghosts: dict[str, list[ScopeTrace]] = {}
         self._ranging = False
 
         t_scale, t_off, t_unit = self.cfg.t_scaling
@@ -198,18 +199,14 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, TraceSaving, MonitorDock):
 
         bar.addSpacing(8)
         self.channel_buttons: dict[str, QCheckBox] = {}
-        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.curves: dict[str, ScopeTrace] = {}
         for i, ch in enumerate(self.cfg.channels):
             color = (self.cfg.colors.get(ch) if config.get("colors") else None) or SCOPE_COLORS[
                 i % len(SCOPE_COLORS)
             ]
-            curve = self.plot.plot(
-                pen=pg.mkPen(color, width=1),
-                name=ch,
-                antialias=False,
-                skipFiniteCheck=True,
-            )
+            curve = ScopeTrace(pg.mkPen(color, width=1))
             curve.setZValue(10)
+            self.plot.addItem(curve)
             self.curves[ch] = curve
             btn = QCheckBox(ch, body)
             btn.setChecked(True)
@@ -407,7 +404,7 @@ class OscilloscopeDock(ScopeTools, RecordingPlayback, TraceSaving, MonitorDock):
         items = self._ghosts.setdefault(ch, [])
         color = QColor(self.curves[ch].opts["pen"].color())
         while len(items) < n:
-            item = pg.PlotDataItem(antialias=False, skipFiniteCheck=True)
+            item = ScopeTrace()
             item.setZValue(1)
             self.plot.addItem(item)
             items.append(item)

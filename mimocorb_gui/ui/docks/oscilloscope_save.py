@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtGui import QPainter
-from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QFileDialog
+
+from mimocorb_gui.ui.docks.plot_export import save_plot_images
 
 __all__ = ["TraceSaving"]
 
@@ -55,22 +55,6 @@ class TraceSaving:
         caption = (
             f"{self.setup_name or 'setup'} · run {run} · {self.buffer} event {self.last_counter} · {stamp}"
         )
-        self.plot.setTitle(caption, size="9pt", color="#aab4be")
-        png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
-        try:
-            QApplication.processEvents()
-            self.plot_widget.grab().save(str(png))
-            gen = QSvgGenerator()
-            gen.setFileName(str(svg))
-            gen.setSize(self.plot_widget.size())
-            gen.setViewBox(self.plot_widget.rect())
-            gen.setTitle(caption)
-            painter = QPainter(gen)
-            try:
-                self.plot_widget.render(painter)
-            finally:
-                painter.end()
-        finally:
-            self.plot.setTitle(None)
+        png, svg = save_plot_images(self.plot_widget, stem, caption, "#aab4be")
         self.status.setText(f"saved {stem.name}.csv/.png/.svg into {directory}")
         return [stem.with_suffix(".csv"), png, svg]

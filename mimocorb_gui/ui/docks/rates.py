@@ -72,6 +72,11 @@ class RatesDock(MonitorDock):
         self.setWidget(body)
         self.empty = EmptyState(self.plot_widget)
         self.empty.show("Start the run to see the event rate of every buffer.")
+        self.visibilityChanged.connect(self._shown)
+
+    def _shown(self, visible: bool) -> None:
+        if visible and self._t:  # brought to the front: catch up at once (hidden, it kept the points only)
+            self._redraw()
 
     def run_started(self, run_dir) -> None:
         self._t.clear()

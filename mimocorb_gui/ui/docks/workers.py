@@ -134,7 +134,7 @@ class WorkersDock(MonitorDock):
 
     def stats_updated(self, stats) -> None:
         if stats is not None:
-            self.model.set_stats(stats.workers, notify=self.view.isVisible())
+            self.model.set_stats(stats.workers, notify=self.view.isVisible() and not self.hidden_in_window())
 
     def add_log(self, entries) -> None:
         self.model.add_log(entries)

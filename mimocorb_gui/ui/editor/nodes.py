@@ -239,6 +239,8 @@ class BufferNode(NodeItem):
         self.update()
 
     def set_run(self, run: dict | None) -> None:
+        if run == self.run:
+            return  # nothing shown changed: no repaint (every node at every stats update cost CPU)
         self.run = run
         self.refresh_tooltip()
         self.update()
@@ -353,6 +355,8 @@ class WorkerNode(NodeItem):
         self.update()
 
     def set_run(self, run: dict | None) -> None:
+        if run == self.run:
+            return  # nothing shown changed: no repaint (every node at every stats update cost CPU)
         self.run = run
         self.refresh_tooltip()
         self.update()

@@ -260,7 +260,6 @@ class EditorScene(QGraphicsScene):
                         "alive": getattr(w, "alive", 0),
                         "processes": getattr(w, "processes", 1),
                         "failed": bool(getattr(w, "failed", False)),
-                        "cpu": getattr(w, "cpu_percent", None),
                         "state": getattr(w, "state", ""),
                         "error": getattr(w, "error", ""),
                     }

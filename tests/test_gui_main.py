@@ -135,6 +135,7 @@ def test_simple_example_start_watch_pause_resume_stop(qtbot, window, tmp_path):
     wait_state(qtbot, w, "running")
     run_dir = w.controller.run_dir
     qtbot.waitUntil(lambda: scope.frames >= 2, timeout=WAIT_MS)
+    hist.raise_()  # on the offscreen 800 px screen the plots are tabs, and a dock behind a tab does not poll
     qtbot.waitUntil(lambda: bool(hist.data) and hist.data["peak_heights"][1].sum() >= 5, timeout=WAIT_MS)
     assert not hist.empty.visible and "entries" in hist.entries_label.text()
     w.actions["pause"].trigger()
@@ -187,6 +188,7 @@ def test_run_cycle_start_watch_pause_resume_stop(qtbot, window, tmp_path):
     assert not scope.empty.visible
     x, _y = scope.curves["chA"].xData, scope.curves["chA"].yData
     assert len(x) == 1000 and np.isclose(x[1] - x[0], 0.004)
+    hist.raise_()  # the offscreen screen is narrow: plots are tabs, and a dock behind a tab does not poll
     qtbot.waitUntil(lambda: bool(hist.data) and hist.data["peak_heights"][1].sum() > 0, timeout=WAIT_MS)
     assert hist.feed.kind == "live"
     qtbot.waitUntil(lambda: w.docks["buffers"].model.stats["raw"].stats.events_written > 0, timeout=5000)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from mimocorb_gui.core.setup import Setup
+from mimocorb_gui.core.yaml_values import roundtrip_yaml
 from mimocorb_gui.shipped import examples_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +52,7 @@ def _text_of(document) -> str:
     import io
 
     stream = io.StringIO()
-    YAML(typ="rt").dump(document, stream)
+    roundtrip_yaml().dump(document, stream)  # ruamel's own writer cuts digits of a float read from text
     return stream.getvalue()
 
 

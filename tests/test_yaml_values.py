@@ -112,3 +112,21 @@ def test_any_value_survives_format_then_parse(value):
         assert back == "" or back is None
     else:
         assert back == value, text
+
+
+@given(
+    st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(["{!r}", "{:.16e}", "{:.17g}", "{:e}"])
+)
+def test_a_typed_float_is_shown_and_written_as_the_same_number(value, spelling):
+    """ruamel re-creates a read float's spelling from its width and cuts digits instead of rounding
+    (``1.767197240362763e-196`` came back ``...762e-196``): the panel and the file show the number
+    that was typed (Python's float() of the text is the reference)."""
+    text = spelling.format(value)
+    typed = parse_value(text)
+    assert float(parse_value(format_value(typed))) == float(text)
+    setup = Setup.from_text(
+        f"Buffers: {{}}\nWorkers:\n  w:\n    function: exporters.drain\n    config: {{k: {text}}}\n"
+    )
+    setup.set_worker_field("w", "number_of_processes", 2)  # the document is dumped again
+    reread = Setup.from_text(setup.to_text())
+    assert float(reread.workers["w"].config["k"]) == float(text)

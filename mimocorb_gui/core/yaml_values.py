@@ -16,11 +16,39 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.representer import RoundTripRepresenter
+from ruamel.yaml.scalarfloat import ScalarFloat
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-__all__ = ["parse_value", "format_value", "block_yaml", "load_plain", "YAMLError"]
+__all__ = ["parse_value", "format_value", "block_yaml", "load_plain", "roundtrip_yaml", "YAMLError"]
 
 _NULL_WORDS = ("null", "Null", "NULL", "~")
+
+
+class _ExactFloatRepresenter(RoundTripRepresenter):
+    """ruamel's round-trip writer, except that a float read from a file is never written as
+    another number. ruamel re-creates a float's spelling (``1e3``, ``0.50``) from its width and
+    cuts the digits instead of rounding them: ``1.767197240362763e-196`` came back as
+    ``...762e-196``. Where the spelling would change the value, the float is written as Python's
+    shortest exact text."""
+
+    def represent_scalar_float(self, data: Any) -> Any:
+        node = super().represent_scalar_float(data)
+        try:
+            exact = float(node.value.replace("_", "")) == float(data)
+        except ValueError:  # .inf, .nan: written as YAML spells them
+            exact = True
+        return node if exact else self.represent_float(float(data))
+
+
+_ExactFloatRepresenter.add_representer(ScalarFloat, _ExactFloatRepresenter.represent_scalar_float)
+
+
+def roundtrip_yaml() -> YAML:
+    """ruamel's round-trip YAML (the setup's), writing every float read from a file as the same number."""
+    yaml = YAML(typ="rt")
+    yaml.Representer = _ExactFloatRepresenter
+    return yaml
 
 
 def _loader() -> YAML:
@@ -85,7 +113,7 @@ def _dump(value: Any) -> str:
 
 
 def _emit(node: Any) -> str:
-    yaml = YAML(typ="rt")
+    yaml = roundtrip_yaml()
     yaml.width = 10_000
     stream = io.StringIO()
     yaml.dump(node, stream)
@@ -113,7 +141,7 @@ def format_value(value: Any) -> str:
 def block_yaml(data: Any) -> str:
     """Plain ``data`` as block YAML in its own key order, written by the setup's YAML (the run
     directory's resolved ``setup.yaml``, a served run's setup)."""
-    yaml = YAML(typ="rt")
+    yaml = roundtrip_yaml()
     yaml.width = 4096
     stream = io.StringIO()
     yaml.dump(data, stream)

@@ -31,6 +31,7 @@ from mimocorb_gui.core.setup.textmerge import _base_lines_in, _merge_text
 from mimocorb_gui.core.setup.validation import _Validator
 from mimocorb_gui.core.setup.views import SetupViews
 from mimocorb_gui.core.setup.yamledit import _decode, _guess_indent, _keep_anchors, _located
+from mimocorb_gui.core.yaml_values import roundtrip_yaml
 
 
 class Setup(SetupViews, SetupEditing):
@@ -142,7 +143,7 @@ class Setup(SetupViews, SetupEditing):
     # ------------------------------------------------------------------ text
 
     def _yaml(self) -> YAML:
-        yaml = YAML(typ="rt")
+        yaml = roundtrip_yaml()
         yaml.preserve_quotes = True
         yaml.width = 4096
         mapping, sequence, offset = self._indent
